@@ -1,0 +1,71 @@
+"""PEP 249 type objects and constructors (aurora_lite.dbapi._types)."""
+
+import datetime
+import time
+
+import pytest
+
+from aurora_lite.dbapi import _types as t
+from aurora_lite.errors import DataError, InterfaceError
+from aurora_lite.values import SqlType, type_display_name
+
+GROUPS = {
+    "integer": t.NUMBER, "double precision": t.NUMBER, "boolean": t.NUMBER,
+    "text": t.STRING, "bytea": t.BINARY, "date": t.DATETIME, "timestamp": t.DATETIME,
+}
+OBJECTS = [t.STRING, t.BINARY, t.NUMBER, t.DATETIME, t.ROWID]
+
+
+@pytest.mark.parametrize("code, group", GROUPS.items())
+def test_each_engine_type_code_equals_exactly_its_type_object(code, group):
+    for type_object in OBJECTS:
+        assert (code == type_object) == (type_object is group), (code, type_object)
+        assert (type_object == code) == (type_object is group)
+        assert (type_object != code) == (type_object is not group)
+
+
+def test_every_engine_type_name_belongs_to_a_group():
+    # If the engine gains a type, this fails until the type objects know about it.
+    for sql_type in SqlType:
+        name = type_display_name(sql_type)
+        assert name in GROUPS
+        assert GROUPS[name] == name
+        assert GROUPS[name] == sql_type
+
+
+def test_comparison_ignores_case_and_spacing_and_other_types():
+    assert t.NUMBER == "DOUBLE  PRECISION"
+    assert t.STRING == "VARCHAR"
+    assert t.NUMBER != 1 and t.STRING != None  # noqa: E711 - comparing with None on purpose
+    assert t.NUMBER != SqlType.TEXT
+    assert t.NUMBER == t.NUMBER and t.NUMBER != t.STRING
+    assert "text" in [t.BINARY, t.STRING]
+    assert len({t.STRING, t.BINARY, t.NUMBER, t.DATETIME, t.ROWID}) == 5
+    assert repr(t.DATETIME) == "DATETIME"
+
+
+def test_constructors():
+    assert t.Date(2024, 2, 29) == datetime.date(2024, 2, 29)
+    assert t.Time(13, 45, 1) == datetime.time(13, 45, 1)
+    assert t.Timestamp(2024, 2, 29, 13, 45, 1) == datetime.datetime(2024, 2, 29, 13, 45, 1)
+    assert t.Binary(b"\x00\xff") == b"\x00\xff"
+    assert t.Binary(bytearray(b"ab")) == b"ab"
+    assert t.Binary(memoryview(b"xyz")[1:]) == b"yz"
+    assert type(t.Binary(bytearray(b"ab"))) is bytes
+
+
+def test_from_ticks_uses_local_time():
+    ticks = 1_700_000_000.25
+    local = time.localtime(ticks)
+    assert t.DateFromTicks(ticks) == datetime.date(*local[:3])
+    assert t.TimeFromTicks(ticks) == datetime.time(*local[3:6], 250000)
+    assert t.TimestampFromTicks(ticks) == datetime.datetime(*local[:6], 250000)
+
+
+def test_bad_arguments_raise_pep249_errors():
+    with pytest.raises(InterfaceError, match="bytes"):
+        t.Binary("text")
+    with pytest.raises(InterfaceError):
+        t.Binary(5)  # bytes(5) would silently give five zero bytes
+    with pytest.raises(DataError, match="out of range"):
+        t.TimestampFromTicks(1e20)
