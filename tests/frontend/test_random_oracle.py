@@ -176,10 +176,14 @@ def test_random_queries_match_sqlite(sql, with_indexes):
     print(f"seed={SEED} (AURORA_ORACLE_SEED to replay)")
     rng = random.Random(SEED + with_indexes)
     oracle = sqlite3.connect(":memory:")
-    statements = SCHEMA + (INDEXES if with_indexes else [])
-    for statement in statements:
+    for statement in SCHEMA:
         sql(statement)
         oracle.execute(statement)
+    # Indexes only on our side: a result must not depend on them, and the oracle must not
+    # inherit SQLite's index bugs (3.40 answers `x NOT IN (subquery)` over a DESC index as if
+    # the subquery's NULLs were absent).
+    for statement in INDEXES if with_indexes else []:
+        sql(statement)
     for table, rows in _rows(rng).items():
         for row in rows:
             marks = ", ".join("?" for _ in row)

@@ -195,3 +195,17 @@ def test_hashed_scan_reads_the_table_once_per_execution(sql):
         _hashed_scan.HashedScanExecutor._table = original
     assert rows == [(i, 10 if i < 50 else 0) for i in range(60)]
     assert builds == [1]
+
+
+def test_not_in_keeps_nulls_read_through_a_descending_index(sql):
+    # SQLite 3.40 loses the NULLs when the subquery is read through a DESC index (found by the
+    # subquery oracle); PostgreSQL, and we, keep them: NOT IN is never true against a NULL.
+    sql("CREATE TABLE outer_t (b INTEGER)")
+    sql("CREATE TABLE inner_t (c INTEGER)")
+    sql("CREATE INDEX inner_c ON inner_t (c DESC)")
+    sql("INSERT INTO outer_t VALUES (9), (5), (NULL)")
+    sql("INSERT INTO inner_t VALUES (NULL), (5), (10)")
+    assert sql("SELECT b FROM outer_t WHERE b NOT IN (SELECT c FROM inner_t)") == []
+    assert sql("SELECT b FROM outer_t WHERE b IN (SELECT c FROM inner_t)") == [(5,)]
+    sql("DELETE FROM inner_t WHERE c IS NULL")
+    assert sql("SELECT b FROM outer_t WHERE b NOT IN (SELECT c FROM inner_t)") == [(9,)]

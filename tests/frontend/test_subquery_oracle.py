@@ -103,9 +103,13 @@ def test_random_subqueries_match_sqlite(sql, with_indexes):
     print(f"seed={SEED} (AURORA_ORACLE_SEED to replay)")
     rng = random.Random(SEED * 2 + with_indexes)
     oracle = sqlite3.connect(":memory:")
-    for statement in SCHEMA + (INDEXES if with_indexes else []):
+    for statement in SCHEMA:
         sql(statement)
         oracle.execute(statement)
+    # Indexes on our side only (see test_random_oracle): SQLite 3.40 drops the NULLs of a
+    # subquery read through a DESC index, so `x NOT IN (SELECT c ...)` came out TRUE for it.
+    for statement in INDEXES if with_indexes else []:
+        sql(statement)
     for table, rows in _rows(rng).items():
         for row in rows:
             marks = ", ".join("?" for _ in row)
