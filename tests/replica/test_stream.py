@@ -244,7 +244,10 @@ def test_a_replica_that_fell_behind_is_told_to_resync_and_catches_up(writer, mak
                 connection.commit()
             wait_until(lambda: publisher.counters["resyncs"] > 0, 10, "a RESYNC")
         _caught_up(replica, database, 30)
-        assert replica.counters["resyncs"] >= 1 and replica.counters["fresh_starts"] >= 2
+        # The RESYNC itself may be stuck behind the full socket when the writer closes the
+        # stream (P3); either way the replica must have started over FRESH, not resumed.
+        assert replica.counters["fresh_starts"] >= 2
+        assert replica.counters["resyncs"] + replica.counters["stream_errors"] >= 1
         assert _rows(replica.session(), "SELECT count(*), sum(id) FROM flood") == \
             [(1200, sum(range(1200)))]
     finally:
