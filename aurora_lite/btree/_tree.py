@@ -383,6 +383,74 @@ class BTree:
         self._insert_leaf(ctx, mtr, path, leaf, position, key, cell)
         return not exists
 
+    def insert_new(self, ctx: WriteContext, mtr: MiniTransaction,
+                   items: list[tuple[bytes, bytes]]) -> None:
+        """Insert many new keys in one mini-transaction; a key already in the tree raises
+        DuplicateKeyError with ``key`` set to it (what came before it is in the tree).
+
+        A bulk load's rows mostly land next to each other: each run of ascending keys that
+        falls between two neighbours of one leaf and fits in it becomes one INSERT_CELLS
+        record instead of one record (and one descent) per key. Anything else (a full leaf,
+        an overflow value, keys out of order) goes through ``insert`` one key at a time."""
+        count = len(items)
+        index = 0
+        while index < count:
+            key, value = items[index]
+            if len(key) > MAX_KEY:
+                raise ProgrammingError(f"index row size {len(key)} exceeds the maximum "
+                                       f"{MAX_KEY}", sqlstate="54000")
+            path, leaf = self._descend(key)
+            keys = _keys(leaf.image)
+            position = bisect_left(keys, key)
+            if position < len(keys) and keys[position] == key:
+                error = DuplicateKeyError("duplicate key")
+                error.key = key
+                raise error
+            # The run must stay below the key that follows it: in this leaf, or above it
+            # the nearest separator to the right on the way down.
+            upper = keys[position] if position < len(keys) else self._upper_fence(path)
+            space = usable_space(leaf.image.data)
+            run_keys: list[bytes] = []
+            cells: list[bytes] = []
+            previous = None
+            end = index
+            while end < count:
+                next_key, next_value = items[end]
+                size = 2 + len(next_key) + len(next_value)
+                if (size > MAX_CELL or len(next_key) > MAX_KEY or space < size + 4
+                        or (previous is not None and next_key <= previous)
+                        or (upper is not None and next_key >= upper)):
+                    break
+                run_keys.append(next_key)
+                cells.append(leaf_cell(next_key, next_value))
+                space -= size + 4
+                previous = next_key
+                end += 1
+            if not cells:
+                try:
+                    self._insert(ctx, mtr, key, value, False)
+                except DuplicateKeyError as error:
+                    error.key = key
+                    raise
+                index += 1
+                continue
+            data = self.pool.for_write(leaf)
+            if len(cells) == 1:
+                mtr.insert_cell(data, leaf.page_id, position, cells[0])
+            else:
+                mtr.insert_cells(data, leaf.page_id, position, cells)
+            # for_write may have given the frame a private copy: its own cached keys change.
+            _keys(leaf.image)[position:position] = run_keys
+            index = end
+
+    def _upper_fence(self, path: list[tuple[Frame, int]]) -> bytes | None:
+        """The smallest separator to the right of the path: every key of its leaf is below."""
+        for frame, index in reversed(path):
+            keys, _children = _entries(frame.image)
+            if index + 1 < len(keys):
+                return keys[index + 1]
+        return None
+
     def delete(self, ctx: WriteContext, key: bytes) -> bool:
         """Remove ``key``; return False when it was not there."""
         with ctx.mtr() as mtr:

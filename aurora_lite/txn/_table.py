@@ -27,6 +27,14 @@ from aurora_lite.values import (
 
 _ROWID_TYPES = (SqlType.INTEGER,)
 ROWS_PER_MTR = 32
+# Without unique secondary indexes rows go in chunks this large (bounded in bytes too, so a
+# chunk of wide rows stays a modest MTR).
+BULK_ROWS_PER_MTR = 256
+BULK_BYTES_PER_MTR = 1 << 20
+
+
+def _first(entry: tuple) -> bytes:
+    return entry[0]
 
 
 class _Index:
@@ -284,6 +292,59 @@ class Table:
         session = self.database.current_writer()
         ctx = self.database.ctx
         view = LatestView(self.database.pool)
+        if any(index.definition.unique for index in self.indexes):
+            return self._insert_each(session, ctx, view, rows)
+        source = iter(rows)
+        count = 0
+        while True:
+            # Rows are checked and encoded before the mini-transaction opens; without a unique
+            # secondary index no row's checks depend on the rows before it in the chunk.
+            entries: list[tuple[bytes, bytes, tuple]] = []
+            size = 0
+            last_row_id = None
+            for raw in source:
+                session.check_interrupt()
+                row = self._coerce_row(tuple(raw))
+                locator, last_row_id = self._locate(row, view)
+                value = self.codec.encode(row)
+                entries.append((locator, value, row))
+                size += len(locator) + len(value)
+                if len(entries) >= BULK_ROWS_PER_MTR or size >= BULK_BYTES_PER_MTR:
+                    break
+            if not entries:
+                return count
+            with ctx.mtr() as mtr:
+                self._insert_entries(ctx, mtr, entries)
+            self._last_row_id = last_row_id
+            count += len(entries)
+
+    def _locate(self, row: tuple, view) -> tuple[bytes, int | None]:
+        """The row's locator (clustered key) and its row id, if it has one."""
+        if self.has_rowid:
+            row_id = self.database.next_row_id(self, view)
+            return encode_value(row_id, SqlType.INTEGER), row_id
+        row_id = row[self.integer_key_position] \
+            if self.integer_key_position is not None else None
+        return self.encode_key(row), row_id
+
+    def _insert_entries(self, ctx, mtr, entries: list[tuple[bytes, bytes, tuple]]) -> None:
+        """Insert a chunk of (locator, encoded row, row) into the table and its indexes, in
+        key order so that neighbouring rows share a redo record (BTree.insert_new)."""
+        entries.sort(key=_first)
+        try:
+            self.tree.insert_new(ctx, mtr, [(locator, value) for locator, value, _ in entries])
+        except DuplicateKeyError as error:
+            row = next(row for locator, _, row in entries if locator == error.key)
+            raise IntegrityError(
+                f'duplicate key value violates unique constraint '
+                f'"{self.definition.name}_pkey" ({self._describe_key(None, row)})',
+                sqlstate="23505") from None
+        for index in self.indexes:
+            index.tree.insert_new(ctx, mtr, sorted(
+                (index.encode(row) + locator, locator) for locator, _, row in entries))
+
+    def _insert_each(self, session, ctx, view, rows: Iterable[tuple]) -> int:
+        """Row by row: a unique secondary index must see the rows before it in the chunk."""
         source = iter(rows)
         count = 0
         while True:
@@ -300,13 +361,7 @@ class Table:
 
     def _insert_row(self, ctx, mtr, view, raw: tuple) -> None:
         row = self._coerce_row(raw)
-        if self.has_rowid:
-            row_id = self.database.next_row_id(self, view)
-            locator = encode_value(row_id, SqlType.INTEGER)
-        else:
-            locator = self.encode_key(row)
-            row_id = row[self.integer_key_position] \
-                if self.integer_key_position is not None else None
+        locator, row_id = self._locate(row, view)
         if self.indexes:
             self._check_unique(view, row, None)
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from aurora_lite.errors import DataError, IntegrityError, ProgrammingError
@@ -149,3 +151,34 @@ def test_delete_and_update_use_the_primary_key(sql):
     assert "PK Range Scan on t" in plan and "Key Cond" in plan
     assert sql("UPDATE t SET score = 0 WHERE id > 1") == 2
     assert sql("SELECT score FROM t ORDER BY id") == [(1.0,), (0.0,), (0.0,)]
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+def test_large_insert_is_atomic_and_keeps_indexes_in_step(sql, indexed):
+    """Inserts of many rows go in sorted chunks; a duplicate or a bad row in a later chunk
+    leaves nothing of the statement, and every index still matches the table."""
+    sql("CREATE TABLE big (id INTEGER PRIMARY KEY, grp INTEGER, note TEXT)")
+    sql("CREATE TABLE heap (grp INTEGER, note TEXT NOT NULL)")
+    if indexed:
+        sql("CREATE INDEX big_grp ON big (grp DESC)")
+        sql("CREATE INDEX heap_grp ON heap (grp)")
+    ids = list(range(0, 3000, 3))
+    random.Random(7).shuffle(ids)
+    values = ", ".join(f"({i}, {i % 7}, 'n{i}')" for i in ids)
+    assert sql(f"INSERT INTO big VALUES {values}") == len(ids)
+    assert sql("INSERT INTO heap SELECT grp, note FROM big") == len(ids)
+    before = sql("SELECT count(*), sum(id) FROM big")
+    with pytest.raises(IntegrityError) as caught:
+        sql("INSERT INTO big VALUES " +
+            ", ".join(f"({i}, 1, 'x')" for i in range(1, 1500, 3)) + ", (2997, 0, 'dup')")
+    assert caught.value.sqlstate == "23505" and "big_pkey" in str(caught.value)
+    with pytest.raises(IntegrityError) as caught:
+        sql("INSERT INTO heap VALUES " + ", ".join("(1, 'x')" for _ in range(700)) +
+            ", (1, 'y')" * 3 + ", (2, NULL)")
+    assert sql("SELECT count(*), sum(id) FROM big") == before
+    assert sql("SELECT count(*) FROM heap") == [(len(ids),)]
+    by_group = sql("SELECT grp, count(*) FROM big GROUP BY grp ORDER BY grp")
+    assert by_group == [(g, sum(1 for i in ids if i % 7 == g)) for g in range(7)]
+    for g in range(7):
+        assert sql(f"SELECT count(*) FROM big WHERE grp = {g}") == [(by_group[g][1],)]
+        assert sql(f"SELECT count(*) FROM heap WHERE grp = {g}") == [(by_group[g][1],)]
