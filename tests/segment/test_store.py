@@ -500,7 +500,9 @@ def test_frontiers_lift_scl_past_missing_lsns_and_survive_restart(tmp_path, rng)
     for end in cuts:
         batches.append(((start, end), b"".join(r for lsn, r in mine if start < lsn <= end)))
         start = end
-    late = batches.pop(3)                      # arrives last: everything after it waits
+    # Arrives last: everything after it waits. It must hold a record of the PG - an empty
+    # range is proven empty by the next record's prev_lsn and leaves no gap.
+    late = batches.pop(next(i for i in range(3, len(batches)) if batches[i][1]))
     for frontier, data in batches:
         store.append(data, frontier=frontier)
     assert store.scl == late[0][0]
