@@ -631,3 +631,73 @@ def apply_records(buf, pages, ids, rows, touched, upto, void_lo, void_hi):
                     applied += 1
         record += length
     return E_OK, 0, applied, 0, 0, 0
+
+
+# -- the segment's record tables (write path and log reads) ----------------------------------
+
+@njit(cache=True, inline="always")
+def _check_one(buf, offset, end):
+    """Check the record at ``offset`` as ``scan_records`` does: ``(status, detail0, detail1,
+    length)``, status S_OK when the record is whole and valid."""
+    if offset + RECORD_HEADER > end:
+        return S_TRUNCATED_HEADER, end - offset, 0, 0
+    length = _u32(buf, offset + 4)
+    if length < RECORD_HEADER or length > MAX_RECORD or offset + length > end:
+        return S_BAD_LENGTH, length, 0, length
+    stored = _u32(buf, offset)
+    actual = _crc32c(buf, offset + 4, offset + length)
+    if actual != stored:
+        return S_BAD_CRC, stored, actual, length
+    version = np.int64(buf[offset + 30])
+    rtype = np.int64(buf[offset + 28])
+    if version != RECORD_VERSION or rtype < T_INIT_PAGE or rtype > T_VOID:
+        return S_BAD_VERSION_TYPE, version, rtype, length
+    return S_OK, 0, 0, length
+
+
+@njit(cache=True, nogil=True)
+def record_table(buf):
+    """Check every record of ``buf`` (as ``scan_records``) and copy out its 32-byte header.
+
+    Returns ``(status, offset, detail0, detail1, count, offsets, headers)``: on failure as
+    ``scan_records``; otherwise the first ``count`` entries of ``offsets`` are the records'
+    offsets, in buffer order, and ``headers[32 * i:32 * i + 32]`` is the header of record i.
+    """
+    end = buf.shape[0]
+    capacity = end // RECORD_HEADER + 1
+    offsets = np.empty(capacity, dtype=np.int64)
+    headers = np.empty(capacity * RECORD_HEADER, dtype=np.uint8)
+    count = 0
+    offset = 0
+    while offset < end:
+        status, d0, d1, length = _check_one(buf, offset, end)
+        if status != S_OK:
+            return status, offset, d0, d1, count, offsets, headers
+        offsets[count] = offset
+        _move(headers, count * RECORD_HEADER, buf, offset, RECORD_HEADER)
+        count += 1
+        offset += length
+    return S_OK, 0, 0, 0, count, offsets, headers
+
+
+@njit(cache=True, nogil=True)
+def check_records_at(buf, offsets, lengths):
+    """Check the record at each ``offsets[i]`` of ``buf`` (as ``scan_records``) and that its
+    length is ``lengths[i]``; return the index of the first that fails, or -1."""
+    end = buf.shape[0]
+    for i in range(offsets.shape[0]):
+        status, _d0, _d1, length = _check_one(buf, offsets[i], end)
+        if status != S_OK or length != lengths[i]:
+            return i
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def gather_bytes(src, starts, lengths, dst):
+    """``dst`` = ``src[starts[i]:starts[i] + lengths[i]]`` for every i, end to end (the
+    caller sizes ``dst`` to the sum of ``lengths`` and keeps every range inside ``src``)."""
+    at = 0
+    for i in range(starts.shape[0]):
+        _move(dst, at, src, starts[i], lengths[i])
+        at += lengths[i]
+    return at

@@ -10,7 +10,13 @@ same record (Invariant 7; tests/redo/test_differential.py).
 Public surface:
   apply_to_pages(pages, buffer, ...)              -- pages in a dict of bytearrays
   apply_to_array(page_array, page_ids, buffer, ...) -- pages as rows of an (n, 16384) array
+  record_table(buffer, ...)                       -- check every record, copy out the headers
+  check_records_at(buffer, offsets, lengths)      -- check records at known offsets
+  gather_bytes(buffer, starts, lengths)           -- byte ranges end to end
   kernel_available(), warm_up()
+
+The last three serve the segment's hot log (its write path and its reads): one kernel call per
+batch instead of a Python call per record, with the errors of ``record_offsets``.
 
 Both check every record (CRC32C, Invariant 5) before applying any, so a damaged buffer changes
 nothing; an error while applying (a page that is full, a slot out of range) stops at that
@@ -85,7 +91,11 @@ def warm_up() -> bool:
     mtr = MiniTransaction(_Counter())
     mtr.init_page(page, 1, PageType.LEAF)
     mtr.insert_cell(page, 1, 0, b"warm")
-    apply_to_pages({}, bytes(mtr.finish()), voids=[(0, 0)], upto_lsn=10)
+    buffer = bytes(mtr.finish())
+    apply_to_pages({}, buffer, voids=[(0, 0)], upto_lsn=10)
+    offsets, headers = record_table(buffer)
+    check_records_at(buffer, offsets, headers[:, 4].astype(_np.int64))
+    gather_bytes(buffer, offsets, _np.full(offsets.shape, HEADER_SIZE, dtype=_np.int64))
     return True
 
 
@@ -296,3 +306,61 @@ def apply_to_array(page_array: np.ndarray, page_ids: Sequence[int] | np.ndarray,
     if code != k.E_OK:
         raise _apply_error(buf, code, offset, (d0, d1, d2), where, base)
     return applied
+
+
+# -- record tables (the segment's hot log) ---------------------------------------------------
+
+def record_table(buffer: Buffer, where: str = "redo buffer", base: int = 0
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Check every record of ``buffer`` exactly as ``record_offsets`` does (the same
+    CorruptionError at the same record) and return ``(offsets, headers)``: the records'
+    offsets (int64) and their 32-byte headers as the rows of an (n, 32) uint8 array."""
+    if not kernel_available():
+        import numpy
+        offsets = numpy.asarray(record_offsets(buffer, where, base), dtype=numpy.int64)
+        buf = numpy.frombuffer(buffer, dtype=numpy.uint8)
+        return offsets, buf[offsets[:, None] + numpy.arange(HEADER_SIZE, dtype=numpy.int64)]
+    k = _kernels
+    buf = _buffer_array(buffer)
+    status, offset, d0, d1, count, offsets, headers = k.record_table(buf)
+    if status != k.S_OK:
+        raise _scan_error(buf, status, offset, d0, d1, where, base)
+    return offsets[:count], headers[:count * HEADER_SIZE].reshape(count, HEADER_SIZE)
+
+
+def check_records_at(buffer: Buffer | Any, offsets: Any, lengths: Any) -> int:
+    """Check the record at each ``offsets[i]`` of ``buffer`` (length, CRC32C, version, type)
+    and that it is ``lengths[i]`` bytes long; return the index of the first record that fails,
+    or -1. The caller words the error (it knows the file and the offsets)."""
+    if not kernel_available():
+        from aurora_lite.redo._record import check_record
+        for i, (offset, length) in enumerate(zip(list(offsets), list(lengths))):
+            try:
+                if check_record(buffer, int(offset)) != int(length):
+                    return i
+            except CorruptionError:
+                return i
+        return -1
+    np = _np
+    return int(_kernels.check_records_at(_buffer_array(buffer),
+                                         np.ascontiguousarray(offsets, dtype=np.int64),
+                                         np.ascontiguousarray(lengths, dtype=np.int64)))
+
+
+def gather_bytes(buffer: Buffer | Any, starts: Any, lengths: Any) -> bytes:
+    """``buffer[starts[i]:starts[i] + lengths[i]]`` for every i, end to end (every range
+    must lie inside ``buffer``)."""
+    if not kernel_available():
+        view = memoryview(buffer).cast("B") if not isinstance(buffer, (bytes, bytearray)) \
+            else buffer
+        return b"".join(view[s:s + n] for s, n in zip(list(starts), list(lengths)))
+    np = _np
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+    src = _buffer_array(buffer)
+    if starts.shape[0] and (int(starts.min()) < 0 or int((starts + lengths).max()) >
+                            src.shape[0] or int(lengths.min()) < 0):
+        raise ValueError("a range lies outside the buffer")
+    out = np.empty(int(lengths.sum()), dtype=np.uint8)
+    _kernels.gather_bytes(src, starts, lengths, out)
+    return out.tobytes()

@@ -39,27 +39,34 @@ def unpack_pos(pos: int) -> tuple[int, int]:
     return pos >> POS_SHIFT, pos & POS_MASK
 
 
+# A record header (docs/formats/redo.md) as a numpy record: one row per record.
+HEADER_DTYPE = np.dtype([("crc", "<u4"), ("length", "<u4"), ("lsn", "<i8"), ("prev", "<i8"),
+                         ("page", "<u4"), ("type", "u1"), ("flags", "u1"), ("version", "u1"),
+                         ("reserved", "u1")])
+assert HEADER_DTYPE.itemsize == 32
+_HEADER_BYTES = np.arange(32, dtype=np.int64)
+
+
+def header_columns(offsets: np.ndarray, headers: np.ndarray) -> dict:
+    """The header fields of records as numpy arrays, from their offsets and their headers as
+    the rows of an (n, 32) uint8 array (``aurora_lite.redo.materialize.record_table``)."""
+    table = np.ascontiguousarray(headers, dtype=np.uint8).view(HEADER_DTYPE).reshape(-1)
+    return {
+        "offset": np.asarray(offsets, dtype=np.int64),
+        "length": table["length"],
+        "lsn": table["lsn"],
+        "prev": table["prev"],
+        "page": table["page"],
+        "type": table["type"],
+        "flags": table["flags"],
+    }
+
+
 def parse_headers(data: bytes | bytearray | memoryview, offsets: list[int]) -> dict:
     """The header fields of the records at ``offsets`` (already checked) as numpy arrays."""
     buf = np.frombuffer(data, dtype=np.uint8)
     at = np.asarray(offsets, dtype=np.int64)
-
-    def field(start: int, size: int) -> np.ndarray:
-        # Little-endian bytes gathered one position at a time: temporaries of N, not N x size.
-        value = np.zeros(at.size, dtype=np.uint64)
-        for byte in range(size):
-            value |= buf[at + (start + byte)].astype(np.uint64) << np.uint64(8 * byte)
-        return value
-
-    return {
-        "offset": at,
-        "length": field(4, 4).astype(np.uint32),
-        "lsn": field(8, 8).astype(np.int64),
-        "prev": field(16, 8).astype(np.int64),
-        "page": field(24, 4).astype(np.uint32),
-        "type": buf[at + 28],
-        "flags": buf[at + 29],
-    }
+    return header_columns(at, buf[at[:, None] + _HEADER_BYTES])
 
 
 class RecordIndex:

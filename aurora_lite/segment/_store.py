@@ -42,12 +42,15 @@ from aurora_lite.errors import (
     CorruptionError, InternalError, OperationalError, StaleEpochError,
 )
 from aurora_lite.page._layout import PAGE_SIZE, page_lsn, seal
-from aurora_lite.redo._record import RECORD_HEADER, RecordType, record_offsets
+from aurora_lite.redo._record import RECORD_HEADER, RecordType
+from aurora_lite.redo.materialize import record_table
 from aurora_lite.segment._chain import ACCEPTED, DUPLICATE, Chain
 from aurora_lite.segment._checkpoint import SclCheckpoints
 from aurora_lite.segment._formats import Control
 from aurora_lite.segment._hotlog import DamagedRange, HotLog, LogFileInfo
-from aurora_lite.segment._index import POS_SHIFT, RecordIndex, pack_pos, parse_headers
+from aurora_lite.segment._index import (
+    POS_SHIFT, RecordIndex, header_columns, pack_pos, parse_headers,
+)
 from aurora_lite.segment._pagestore import PageStore
 from aurora_lite.segment._repair import MaintenanceMixin
 
@@ -247,12 +250,13 @@ class SegmentStore(MaintenanceMixin):
                                       f"{self._control.epoch}; refusing a request of epoch "
                                       f"{epoch} (Invariant 6)")
             where = f"records appended to segment {self.pg_id}"
-            offsets = record_offsets(view, where)
+            # One kernel call checks every record (Invariant 5) and copies out the headers.
+            offsets, table = record_table(view, where)
             scl_before = self._chain.scl
-            if not offsets:
+            if not offsets.size:
                 self._offer_frontier(frontier, scl_before, None)
                 return 0
-            headers = parse_headers(view, offsets)
+            headers = header_columns(offsets, table)
             self._check_pages(headers, where, InternalError)
             accepted, duplicates, refused = _offer(self._chain, headers, where)
             self._counters["duplicates"] += duplicates
@@ -414,9 +418,7 @@ class SegmentStore(MaintenanceMixin):
             lsn = cols["lsn"]
             rows = np.nonzero((lsn > low) & (lsn <= high))[0]
             rows = rows[np.argsort(lsn[rows], kind="stable")]
-            records = self._hotlog.read_records(cols["pos"][rows].tolist(),
-                                                cols["length"][rows].tolist())
-            return b"".join(records)
+            return self._hotlog.read_joined(cols["pos"][rows], cols["length"][rows])
 
     def fetch(self, low: int, high: int, max_bytes: int) -> tuple[int, bytes]:
         """``(end, records)``: every record with low < lsn <= end, in LSN order, CRC-checked,
@@ -455,9 +457,7 @@ class SegmentStore(MaintenanceMixin):
                 # Stop below the next record: (low, end] holds every record of the PG.
                 end = int(lsn[rows[take]]) - 1
                 rows = rows[:take]
-        records = self._hotlog.read_records(cols["pos"][rows].tolist(),
-                                            cols["length"][rows].tolist())
-        return end, b"".join(records)
+        return end, self._hotlog.read_joined(cols["pos"][rows], cols["length"][rows])
 
     def _check_open(self) -> None:
         if not self._open:
@@ -570,9 +570,8 @@ class SegmentStore(MaintenanceMixin):
             rows.append(order[start:end])
         picked = np.concatenate(rows)
         picked = picked[np.argsort(cols["lsn"][picked], kind="stable")]
-        records = self._hotlog.read_records(cols["pos"][picked].tolist(),
-                                            cols["length"][picked].tolist())
-        _apply(pages, b"".join(records), voids, target,
+        records = self._hotlog.read_joined(cols["pos"][picked], cols["length"][picked])
+        _apply(pages, records, voids, target,
                f"segment {self.pg_id} materialization")
         changed = {page_id: page for page_id, page in pages.items()
                    if page_lsn(page) != base_lsns[page_id]}
