@@ -55,7 +55,10 @@ class AuroraServer:
             [sys.executable, "-m", "aurora_lite", "serve", directory, "--listen",
              "127.0.0.1:0", "--auth", "trust", "--quiet"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        # The server prints its addresses ("replication on ...", then "listening on ...").
         line = self.process.stdout.readline()
+        while line and not line.startswith("listening on "):
+            line = self.process.stdout.readline()
         if not line.startswith("listening on "):
             self.stop()
             raise RuntimeError(f"aurora-lite serve did not start: {self.process.stderr.read()}")
