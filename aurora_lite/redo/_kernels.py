@@ -655,29 +655,70 @@ def _check_one(buf, offset, end):
     return S_OK, 0, 0, length
 
 
-@njit(cache=True, nogil=True)
-def record_table(buf):
-    """Check every record of ``buf`` (as ``scan_records``) and copy out its 32-byte header.
+_SIGN = np.int64(-9223372036854775808)
 
-    Returns ``(status, offset, detail0, detail1, count, offsets, headers)``: on failure as
-    ``scan_records``; otherwise the first ``count`` entries of ``offsets`` are the records'
-    offsets, in buffer order, and ``headers[32 * i:32 * i + 32]`` is the header of record i.
+
+@njit(cache=True, nogil=True)
+def record_columns(buf):
+    """Check every record of ``buf`` (as ``scan_records``) and return its header fields as
+    columns, with a summary of the batch: the segment's write path in one call.
+
+    Returns ``(status, offset, detail0, detail1, count, offsets, lsns, prevs, lengths, pages,
+    metas, summary)``: on failure as ``scan_records``; otherwise the first ``count`` entries of
+    each column describe the records in buffer order. ``lsns`` and ``prevs`` are the u64
+    fields reinterpreted as int64 (bit for bit); ``metas`` is ``flags & 0x0F | type << 4`` (the
+    segment index's meta byte). ``summary``: [0] lowest and [1] highest LSN (as ``_lsn_key``,
+    order-preserving), [2] lowest and [3] highest page id, [4] number of VOID records, [5] 1
+    when the records form one ascending chain (each LSN above its prev_lsn and above the LSN
+    before it, each prev_lsn at or below the LSN before it), else 0.
     """
     end = buf.shape[0]
     capacity = end // RECORD_HEADER + 1
     offsets = np.empty(capacity, dtype=np.int64)
-    headers = np.empty(capacity * RECORD_HEADER, dtype=np.uint8)
+    lsns = np.empty(capacity, dtype=np.int64)
+    prevs = np.empty(capacity, dtype=np.int64)
+    lengths = np.empty(capacity, dtype=np.uint16)
+    pages = np.empty(capacity, dtype=np.uint32)
+    metas = np.empty(capacity, dtype=np.uint8)
+    summary = np.zeros(6, dtype=np.int64)
+    summary[5] = 1
     count = 0
     offset = 0
+    last_key = np.int64(0)
     while offset < end:
         status, d0, d1, length = _check_one(buf, offset, end)
         if status != S_OK:
-            return status, offset, d0, d1, count, offsets, headers
+            return (status, offset, d0, d1, count, offsets, lsns, prevs, lengths, pages, metas,
+                    summary)
+        key = _lsn_key(buf, offset + 8)
+        prev_key = _lsn_key(buf, offset + 16)
+        page = _u32(buf, offset + 24)
         offsets[count] = offset
-        _move(headers, count * RECORD_HEADER, buf, offset, RECORD_HEADER)
+        lsns[count] = key ^ _SIGN
+        prevs[count] = prev_key ^ _SIGN
+        lengths[count] = length
+        pages[count] = page
+        metas[count] = (buf[offset + 29] & 0x0F) | (buf[offset + 28] << 4)
+        if buf[offset + 28] == T_VOID:
+            summary[4] += 1
+        if count == 0:
+            summary[0] = key
+            summary[1] = key
+            summary[2] = page
+            summary[3] = page
+            if key <= prev_key:
+                summary[5] = 0
+        else:
+            summary[0] = min(summary[0], key)
+            summary[1] = max(summary[1], key)
+            summary[2] = min(summary[2], page)
+            summary[3] = max(summary[3], page)
+            if key <= prev_key or key <= last_key or prev_key > last_key:
+                summary[5] = 0
+        last_key = key
         count += 1
         offset += length
-    return S_OK, 0, 0, 0, count, offsets, headers
+    return S_OK, 0, 0, 0, count, offsets, lsns, prevs, lengths, pages, metas, summary
 
 
 @njit(cache=True, nogil=True)

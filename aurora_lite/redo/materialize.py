@@ -10,7 +10,7 @@ same record (Invariant 7; tests/redo/test_differential.py).
 Public surface:
   apply_to_pages(pages, buffer, ...)              -- pages in a dict of bytearrays
   apply_to_array(page_array, page_ids, buffer, ...) -- pages as rows of an (n, 16384) array
-  record_table(buffer, ...)                       -- check every record, copy out the headers
+  record_columns(buffer, ...)                     -- check every record, its header fields as columns
   check_records_at(buffer, offsets, lengths)      -- check records at known offsets
   gather_bytes(buffer, starts, lengths)           -- byte ranges end to end
   kernel_available(), warm_up()
@@ -93,9 +93,9 @@ def warm_up() -> bool:
     mtr.insert_cell(page, 1, 0, b"warm")
     buffer = bytes(mtr.finish())
     apply_to_pages({}, buffer, voids=[(0, 0)], upto_lsn=10)
-    offsets, headers = record_table(buffer)
-    check_records_at(buffer, offsets, headers[:, 4].astype(_np.int64))
-    gather_bytes(buffer, offsets, _np.full(offsets.shape, HEADER_SIZE, dtype=_np.int64))
+    columns = record_columns(buffer)
+    check_records_at(buffer, columns.offset, columns.length.astype(_np.int64))
+    gather_bytes(buffer, columns.offset, _np.full(columns.count, HEADER_SIZE, dtype=_np.int64))
     return True
 
 
@@ -310,22 +310,79 @@ def apply_to_array(page_array: np.ndarray, page_ids: Sequence[int] | np.ndarray,
 
 # -- record tables (the segment's hot log) ---------------------------------------------------
 
-def record_table(buffer: Buffer, where: str = "redo buffer", base: int = 0
-                 ) -> tuple[np.ndarray, np.ndarray]:
+# A record header (docs/formats/redo.md) as a numpy record, for the pure-Python path.
+_HEADER_DTYPE = [("crc", "<u4"), ("length", "<u4"), ("lsn", "<i8"), ("prev", "<i8"),
+                 ("page", "<u4"), ("type", "u1"), ("flags", "u1"), ("version", "u1"),
+                 ("reserved", "u1")]
+
+
+class RecordColumns:
+    """The header fields of a checked record buffer as numpy columns, in buffer order
+    (``record_columns``). ``lsn``/``prev`` are int64, ``length`` uint16, ``page`` uint32,
+    ``meta`` uint8 (``flags & 0x0F | type << 4``); the summary fields are Python ints."""
+
+    __slots__ = ("count", "offset", "lsn", "prev", "length", "page", "meta", "min_lsn",
+                 "max_lsn", "min_page", "max_page", "voids", "ordered")
+
+    def headers(self) -> dict:
+        """The columns as ``aurora_lite.segment._index.parse_headers`` returns them."""
+        return {"offset": self.offset, "length": self.length, "lsn": self.lsn,
+                "prev": self.prev, "page": self.page, "type": self.meta >> 4,
+                "flags": self.meta & 0x0F}
+
+
+def record_columns(buffer: Buffer, where: str = "redo buffer", base: int = 0
+                   ) -> RecordColumns:
     """Check every record of ``buffer`` exactly as ``record_offsets`` does (the same
-    CorruptionError at the same record) and return ``(offsets, headers)``: the records'
-    offsets (int64) and their 32-byte headers as the rows of an (n, 32) uint8 array."""
+    CorruptionError at the same record) and return its header fields as columns with a summary
+    of the batch (lowest and highest LSN and page, VOID records, whether the records form one
+    ascending chain): everything the segment's write path needs, in one kernel call."""
+    import numpy
+    columns = RecordColumns()
     if not kernel_available():
-        import numpy
         offsets = numpy.asarray(record_offsets(buffer, where, base), dtype=numpy.int64)
-        buf = numpy.frombuffer(buffer, dtype=numpy.uint8)
-        return offsets, buf[offsets[:, None] + numpy.arange(HEADER_SIZE, dtype=numpy.int64)]
+        raw = numpy.frombuffer(buffer, dtype=numpy.uint8)
+        table = raw[offsets[:, None] + numpy.arange(HEADER_SIZE)].reshape(-1).view(_HEADER_DTYPE)
+        found = {"offset": offsets, "lsn": table["lsn"], "prev": table["prev"],
+                 "length": table["length"], "page": table["page"], "type": table["type"],
+                 "flags": table["flags"]}
+        columns.count = len(offsets)
+        columns.offset, columns.lsn, columns.prev = found["offset"], found["lsn"], found["prev"]
+        columns.length = found["length"].astype(numpy.uint16)
+        columns.page = found["page"]
+        columns.meta = ((found["flags"] & 0x0F) | (found["type"] << 4)).astype(numpy.uint8)
+        lsn, prev = columns.lsn, columns.prev
+        if columns.count:
+            keys = lsn.view(numpy.uint64)
+            columns.min_lsn, columns.max_lsn = int(keys.min()), int(keys.max())
+            columns.min_page, columns.max_page = int(columns.page.min()), int(columns.page.max())
+        else:
+            columns.min_lsn = columns.max_lsn = columns.min_page = columns.max_page = 0
+        columns.voids = int(numpy.count_nonzero(found["type"] == int(RecordType.VOID)))
+        ukeys, uprev = lsn.view(numpy.uint64), prev.view(numpy.uint64)
+        columns.ordered = bool(numpy.all(ukeys > uprev) and numpy.all(ukeys[1:] > ukeys[:-1])
+                               and numpy.all(uprev[1:] <= ukeys[:-1]))
+        return columns
     k = _kernels
     buf = _buffer_array(buffer)
-    status, offset, d0, d1, count, offsets, headers = k.record_table(buf)
+    (status, offset, d0, d1, count, offsets, lsns, prevs, lengths, pages, metas,
+     summary) = k.record_columns(buf)
     if status != k.S_OK:
         raise _scan_error(buf, status, offset, d0, d1, where, base)
-    return offsets[:count], headers[:count * HEADER_SIZE].reshape(count, HEADER_SIZE)
+    columns.count = count
+    columns.offset = offsets[:count]
+    columns.lsn = lsns[:count]
+    columns.prev = prevs[:count]
+    columns.length = lengths[:count]
+    columns.page = pages[:count]
+    columns.meta = metas[:count]
+    low, high, min_page, max_page, voids, ordered = summary.tolist()
+    columns.min_lsn = low + _BIAS if count else 0
+    columns.max_lsn = high + _BIAS if count else 0
+    columns.min_page, columns.max_page = min_page, max_page
+    columns.voids = voids
+    columns.ordered = bool(ordered)
+    return columns
 
 
 def check_records_at(buffer: Buffer | Any, offsets: Any, lengths: Any) -> int:

@@ -83,6 +83,15 @@ class Chain:
         self.scl = int(lsns[-1])
         return True
 
+    def offer_chain(self, first_prev: int, first_lsn: int, last_lsn: int) -> bool:
+        """``offer_run`` for a batch already known to form one ascending chain (its first
+        record names ``first_prev``): accepted at once when it continues SCL and nothing
+        waits; False means offer the records one by one."""
+        if self._waiting or first_prev > self.scl or first_lsn <= self.scl:
+            return False
+        self.scl = last_lsn
+        return True
+
     def gaps(self) -> list[tuple[int, int]]:
         """``(after, upto)`` for each hole: records of this PG with after < lsn <= upto are
         missing (at least the one at ``upto``); fetch them from a peer and offer them."""

@@ -107,6 +107,21 @@ class RecordIndex:
         if tail > max(_MIN_TAIL, self._run_rows.size // 4):
             self._build_run()
 
+    def extend_columns(self, lsn: np.ndarray, pos: np.ndarray, length: np.ndarray,
+                       page: np.ndarray, meta: np.ndarray, max_lsn: int) -> None:
+        """``extend`` with columns already in the index's types (int64, uint64, uint16,
+        uint32, and the meta byte) and their highest LSN: the write path's bulk add."""
+        self.lsn.frombytes(lsn.tobytes())
+        self.pos.frombytes(pos.tobytes())
+        self.length.frombytes(length.tobytes())
+        self.page.frombytes(page.tobytes())
+        self.meta.frombytes(meta.tobytes())
+        if max_lsn > self.max_lsn:
+            self.max_lsn = max_lsn
+        tail = len(self.lsn) - self._run_upto
+        if tail > max(_MIN_TAIL, self._run_rows.size // 4):
+            self._build_run()
+
     # -- questions ------------------------------------------------------------------------------
     def page_rows(self, page: int, low: int, high: int) -> list[tuple[int, int, int]]:
         """(lsn, pos, length) of the page's records with low < lsn <= high, in LSN order."""

@@ -267,15 +267,21 @@ class SegmentNode:
             store.append(records.records, frontier=frontier)
         return store.scl
 
-    def sync_stores(self, pgs: list[int] | None = None) -> dict[int, int]:
-        """fsync the segments of ``pgs`` (every one when None); return their durable SCLs."""
+    def sync_stores(self, pgs: list[int] | None = None, *, blocking: bool = True
+                    ) -> dict[int, int] | None:
+        """fsync the segments of ``pgs`` (every one when None); return their durable SCLs.
+        With ``blocking=False``, None when a segment is held by a maintenance step (see
+        ``SegmentStore.sync``): the caller then repeats the call in a worker thread."""
         stores = self.stores()
         with self._lock:
             generation = self._lowered
         result = {}
         for pg in (sorted(stores) if pgs is None else pgs):
             store = stores.get(pg)
-            result[pg] = store.sync() if store is not None else 0
+            scl = store.sync(blocking=blocking) if store is not None else 0
+            if scl is None:
+                return None
+            result[pg] = scl
         with self._lock:
             if generation == self._lowered:
                 for pg, scl in result.items():

@@ -33,7 +33,7 @@ from aurora_lite.errors import (
     CorruptionError, Error as AuroraError, ProgrammingError, StaleEpochError,
 )
 from aurora_lite.segment._archiver import Archiver
-from aurora_lite.segment._commit import GroupCommit
+from aurora_lite.segment._commit import AckRequest, GroupCommit
 from aurora_lite.segment._gossip import Gossip
 from aurora_lite.segment._node import SegmentNode, UnknownProtectionGroup
 from aurora_lite.segment._pagefile import PageFileGap, PageShipService
@@ -42,37 +42,96 @@ from aurora_lite.segment._scrub import Scrubber
 from aurora_lite.segment._store import ReadPointBehind, ReadPointTooOld
 from aurora_lite.wire import (
     MAX_FRAME, Auth, Error, ErrorCode, Fence, FetchPages, FetchRecords, FrameReader, GetPage,
-    GetShippedPage, GetState, MessageType, Ok, Page, PageWrite, ProtocolError, Role, SetHorizon,
-    Status, StatusReply, Truncate, WriteAck, WriteBatch, decode_message, encode_frame,
-    new_challenge, verify_client,
+    GetShippedPage, GetState, MessageType, Ok, Page, PageWrite, ProtocolError, RawReceiver, Role,
+    SetHorizon, Status, StatusReply, Truncate, WriteAck, WriteBatch, decode_message,
+    encode_frame, new_challenge, verify_client, write_some,
 )
 
 log = logging.getLogger("aurora_lite.segment")
 
 _CHUNK = 1 << 16
+_MAX_OUTBOX = 64 << 20
 _FENCED_ROLES = (Role.WRITER, Role.REPLICA)
 
 
 class _Connection:
-    """One authenticated client: replies from concurrent tasks share the stream."""
+    """One authenticated client. Replies go through ``post``: straight into the non-blocking
+    socket when nothing is queued (no task wake-up per reply), else into an outbox that the
+    connection's one sender task drains."""
 
-    def __init__(self, stream: trio.SocketStream, where: str, role: int) -> None:
+    def __init__(self, stream: trio.SocketStream, where: str, role: int,
+                 max_outbox: int = _MAX_OUTBOX) -> None:
         self.stream = stream
         self.where = where
         self.role = role
         self.fenced = role in _FENCED_ROLES
-        self.send_lock = trio.Lock()
         self.cancel_scope: trio.CancelScope | None = None
+        self.max_outbox = max_outbox
+        self._outbox: list[bytes] = []
+        self._outbox_bytes = 0
+        self._wake = trio.Event()
+        self._sending = False
+        self._stopping = False
+        self.broken = False
+
+    def post(self, frame: bytes) -> None:
+        if self.broken:
+            return
+        if not self._outbox and not self._sending:
+            try:
+                sent = write_some(self.stream, frame)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._break()
+                return
+            if sent == len(frame):
+                return
+            frame = frame[sent:]
+        if self._outbox_bytes + len(frame) > self.max_outbox:
+            # The client stopped reading its replies: cut it loose rather than buffer them
+            # without bound (it reconnects and asks again).
+            log.warning("closing connection from %s: over %d bytes of replies unread",
+                        self.where, self.max_outbox)
+            self._break()
+            return
+        self._outbox.append(frame)
+        self._outbox_bytes += len(frame)
+        self._wake.set()
 
     async def send(self, request_id: int, message: object) -> None:
-        frame = encode_frame(message.TYPE, message.encode(), request_id)  # type: ignore
-        try:
-            async with self.send_lock:
-                await self.stream.send_all(frame)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            # The client went away: stop everything of this connection, nothing else.
-            if self.cancel_scope is not None:
-                self.cancel_scope.cancel()
+        self.post(encode_frame(message.TYPE, message.encode(), request_id))  # type: ignore
+
+    async def sender(self) -> None:
+        """Drain the outbox (one task per connection) until ``stop`` and the outbox is empty."""
+        while True:
+            await self._wake.wait()
+            self._wake = trio.Event()
+            while self._outbox:
+                frames, self._outbox = self._outbox, []
+                self._outbox_bytes = 0
+                self._sending = True
+                try:
+                    await self.stream.send_all(frames[0] if len(frames) == 1
+                                               else b"".join(frames))
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    self._break()
+                    return
+                finally:
+                    self._sending = False
+            if self._stopping:
+                return
+
+    def stop(self) -> None:
+        """Let the sender finish what is queued and return."""
+        self._stopping = True
+        self._wake.set()
+
+    def _break(self) -> None:
+        # The client went away: stop everything of this connection, nothing else.
+        self.broken = True
+        self._outbox = []
+        self._outbox_bytes = 0
+        if self.cancel_scope is not None:
+            self.cancel_scope.cancel()
 
 
 class SegmentServer:
@@ -92,7 +151,7 @@ class SegmentServer:
         self.max_outstanding = max_outstanding
         self.handshake_timeout = handshake_timeout
         self.max_frame = max_frame
-        self.commit = GroupCommit(node)
+        self.commit = GroupCommit(node, self._error_frame)
         self.pool = PeerPool(node, secret)
         self.gossip = Gossip(node, self.commit, self.pool, gossip_interval)
         self.scrubber = Scrubber(node, self.pool, self.gossip, scrub_interval)
@@ -216,8 +275,10 @@ class SegmentServer:
                        frames: list) -> None:
         outstanding = trio.Semaphore(self.max_outstanding)
         violation: Exception | None = None
+        receiver = RawReceiver(connection.stream)
         async with trio.open_nursery() as nursery:
             connection.cancel_scope = nursery.cancel_scope
+            nursery.start_soon(connection.sender)
             while violation is None:
                 for message_type, request_id, payload in frames:
                     try:
@@ -226,23 +287,30 @@ class SegmentServer:
                         violation = exc
                         break
                     # Bounded pipelining: a client with too many requests in flight waits.
-                    await outstanding.acquire()
+                    try:
+                        outstanding.acquire_nowait()
+                    except trio.WouldBlock:
+                        await outstanding.acquire()
                     await self._dispatch(connection, nursery, outstanding, request_id, message)
                 if violation is not None:
                     break
                 try:
-                    data = await connection.stream.receive_some(_CHUNK)
+                    data = await receiver.receive_some(_CHUNK)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     nursery.cancel_scope.cancel()
                     break
                 if not data:
-                    break      # the client is done sending; finish answering it
+                    # The client is done sending: finish answering it, then stop.
+                    for _ in range(self.max_outstanding):
+                        await outstanding.acquire()
+                    break
                 try:
                     frames = reader.feed(data)
                 except ProtocolError as exc:
                     violation = exc
             if violation is not None:
                 nursery.cancel_scope.cancel()
+            connection.stop()
         if violation is not None:
             self._refuse(connection.where, str(violation), "protocol_errors")
 
@@ -250,19 +318,24 @@ class SegmentServer:
     async def _dispatch(self, connection: _Connection, nursery: trio.Nursery,
                         outstanding: trio.Semaphore, request_id: int, message: object) -> None:
         if isinstance(message, WriteBatch):
-            # Appended here, in arrival order; the acknowledgement waits in its own task.
+            # Appended here, in arrival order, on the event loop unless it would wait; the
+            # acknowledgement comes from the next group-commit round (no task per batch).
             try:
                 self._require_writer(connection, message)
                 pgs = self.node.try_append_batch(message, check_epoch=connection.fenced)
                 if pgs is None:
-                    pgs = await trio.to_thread.run_sync(
+                    await trio.to_thread.run_sync(
                         lambda: self.node.append_batch(message, check_epoch=connection.fenced))
             except Exception as exc:
                 await connection.send(request_id, self._error(exc, connection))
                 outstanding.release()
                 return
-            nursery.start_soon(self._acknowledge, connection, outstanding, request_id, message,
-                               pgs)
+            ends: dict[int, int] = {}
+            for section in message.sections:
+                ends[section.pg] = max(ends.get(section.pg, 0), section.end)
+            self.commit.acknowledge(AckRequest(
+                connection, request_id, ends, outstanding.release,
+                lambda ack: nursery.start_soon(self._acknowledge_late, connection, ack)))
         elif isinstance(message, PageWrite):
             try:
                 self._require_writer(connection, message)
@@ -276,28 +349,22 @@ class SegmentServer:
         else:
             nursery.start_soon(self._answer, connection, outstanding, request_id, message)
 
-    async def _acknowledge(self, connection: _Connection, outstanding: trio.Semaphore,
-                           request_id: int, batch: WriteBatch, pgs: list[int]) -> None:
+    async def _acknowledge_late(self, connection: _Connection, ack: AckRequest) -> None:
+        """A batch whose round found a gap before it (Q1): wait, bounded, for a
+        retransmission or gossip to fill it, then answer with the SCLs reached."""
         try:
-            scls = await self.commit.durable(pgs)
-            ends: dict[int, int] = {}
-            for section in batch.sections:
-                ends[section.pg] = max(ends.get(section.pg, 0), section.end)
-            if any(scls[pg] < end for pg, end in ends.items()):
-                # A gap before this batch (Q1): wait, bounded, for a retransmission or gossip.
-                self.node.count("gap_waits")
-                self.gossip.wake()
-                with trio.move_on_after(self.gap_wait):
-                    while any(self.node.durable_scl(pg) < end for pg, end in ends.items()):
-                        await self.commit.next_round()
-                scls = {pg: self.node.durable_scl(pg) for pg in ends}
-            reply: object = WriteAck(tuple((pg, scls[pg]) for pg in ends))
+            self.node.count("gap_waits")
+            self.gossip.wake()
+            with trio.move_on_after(self.gap_wait):
+                while any(self.node.durable_scl(pg) < end for pg, end in ack.ends.items()):
+                    await self.commit.next_round()
+            reply: object = WriteAck(tuple((pg, self.node.durable_scl(pg)) for pg in ack.ends))
             self.node.count("acks")
         except Exception as exc:
             reply = self._error(exc, connection)
         finally:
-            outstanding.release()
-        await connection.send(request_id, reply)
+            ack.done()
+        await connection.send(ack.request_id, reply)
 
     async def _answer_pages(self, connection: _Connection, outstanding: trio.Semaphore,
                             request_id: int, epoch: int, end_lsn: int) -> None:
@@ -374,6 +441,10 @@ class SegmentServer:
         if connection.role != Role.WRITER:
             raise ProgrammingError(f"{type(message).__name__} is accepted only from the writer,"
                                    f" not from a {Role(connection.role).name.lower()}")
+
+    def _error_frame(self, request_id: int, exc: BaseException, connection) -> bytes:
+        reply = self._error(exc, connection)    # type: ignore[arg-type]
+        return encode_frame(reply.TYPE, reply.encode(), request_id)
 
     def _error(self, exc: Exception, connection: _Connection) -> Error:
         if isinstance(exc, StaleEpochError):

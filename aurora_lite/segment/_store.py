@@ -43,13 +43,13 @@ from aurora_lite.errors import (
 )
 from aurora_lite.page._layout import PAGE_SIZE, page_lsn, seal
 from aurora_lite.redo._record import RECORD_HEADER, RecordType
-from aurora_lite.redo.materialize import record_table
+from aurora_lite.redo.materialize import record_columns
 from aurora_lite.segment._chain import ACCEPTED, DUPLICATE, Chain
 from aurora_lite.segment._checkpoint import SclCheckpoints
 from aurora_lite.segment._formats import Control
 from aurora_lite.segment._hotlog import DamagedRange, HotLog, LogFileInfo
 from aurora_lite.segment._index import (
-    POS_SHIFT, RecordIndex, header_columns, pack_pos, parse_headers,
+    POS_SHIFT, RecordIndex, pack_pos, parse_headers,
 )
 from aurora_lite.segment._pagestore import PageStore
 from aurora_lite.segment._repair import MaintenanceMixin
@@ -250,22 +250,29 @@ class SegmentStore(MaintenanceMixin):
                                       f"{self._control.epoch}; refusing a request of epoch "
                                       f"{epoch} (Invariant 6)")
             where = f"records appended to segment {self.pg_id}"
-            # One kernel call checks every record (Invariant 5) and copies out the headers.
-            offsets, table = record_table(view, where)
+            # One kernel call checks every record (Invariant 5) and lists their header fields
+            # with a summary; the usual batch (one writer, records in order, nothing waiting)
+            # then needs no per-record work in Python.
+            columns = record_columns(view, where)
             scl_before = self._chain.scl
-            if not offsets.size:
+            if not columns.count:
                 self._offer_frontier(frontier, scl_before, None)
                 return 0
-            headers = header_columns(offsets, table)
-            self._check_pages(headers, where, InternalError)
+            if columns.min_page < self.first_page or \
+                    columns.max_page >= self.first_page + self.page_count:
+                self._check_pages(columns.headers(), where, InternalError)
+            if columns.ordered and self._chain.offer_chain(int(columns.prev[0]),
+                                                           columns.min_lsn, columns.max_lsn):
+                return self._append_all(view, columns, frontier, scl_before)
+            headers = columns.headers()
             accepted, duplicates, refused = _offer(self._chain, headers, where)
             self._counters["duplicates"] += duplicates
             self._counters["refused"] += refused
-            count = len(offsets) - duplicates - refused
+            count = columns.count - duplicates - refused
             self._offer_frontier(None if refused else frontier, scl_before, headers["lsn"])
             if not count:
                 return 0
-            if count == len(offsets):
+            if count == columns.count:
                 data: bytes | memoryview = view
                 relative = headers["offset"]
             else:
@@ -288,6 +295,30 @@ class SegmentStore(MaintenanceMixin):
             self._counters["records_appended"] += count
             self._counters["bytes_appended"] += len(data)
             return count
+
+    def _append_all(self, view: memoryview, columns, frontier: tuple[int, int] | None,
+                    scl_before: int) -> int:
+        """The whole batch continues SCL (the chain accepted it): log it and index it."""
+        if frontier is not None:
+            self._chain.offer(frontier[1], frontier[0])
+        scl = self._chain.scl
+        if scl > columns.max_lsn:
+            # The frontier carried SCL past the records: only a checkpoint explains it.
+            self._frontier_dirty = True
+        try:
+            position = self._hotlog.append(view, columns.min_lsn, columns.max_lsn,
+                                           columns.count, scl_before + 1)
+        except (OSError, OperationalError) as exc:
+            raise self._fail(exc) from exc
+        self._index.extend_columns(columns.lsn, columns.offset.view(np.uint64) + np.uint64(
+            position), columns.length, columns.page, columns.meta, columns.max_lsn)
+        if columns.voids:
+            self._voids.extend(_voids(view, columns.headers()))
+        counters = self._counters
+        counters["appends"] += 1
+        counters["records_appended"] += columns.count
+        counters["bytes_appended"] += len(view)
+        return columns.count
 
     def busy(self) -> bool:
         """Another thread holds the store's lock right now (a hint: it may change at once)."""
@@ -319,10 +350,17 @@ class SegmentStore(MaintenanceMixin):
                         f"{int(headers['lsn'][at])} is for page {int(headers['page'][at])}, "
                         f"outside protection group {self.pg_id} (pages {first}..{last - 1})")
 
-    def sync(self) -> int:
-        """fsync everything appended so far; return the SCL that is now durable."""
-        with self._sync_lock:
-            with self._lock:
+    def sync(self, *, blocking: bool = True) -> int | None:
+        """fsync everything appended so far; return the SCL that is now durable. With
+        ``blocking=False`` return None at once, having done nothing, when a maintenance step
+        (materialization, repair, truncation) holds the store: an event loop may then call
+        this on its own thread and never wait for more than the fsync itself."""
+        if not self._sync_lock.acquire(blocking=blocking):
+            return None
+        try:
+            if not self._lock.acquire(blocking=blocking):
+                return None
+            try:
                 self._check_usable()
                 fds, directory = self._hotlog.take_sync_plan()
                 scl = self._chain.scl
@@ -330,6 +368,8 @@ class SegmentStore(MaintenanceMixin):
                 checkpoint = self._frontier_dirty or (self._chain.pending > 0 and (
                     self._checkpoints.highest > 0))
                 self._frontier_dirty = False
+            finally:
+                self._lock.release()
             if not fds and not directory and not checkpoint:
                 return scl
             try:
@@ -342,6 +382,8 @@ class SegmentStore(MaintenanceMixin):
                     raise self._fail(exc) from exc
             self._counters["log_syncs"] += 1
             return scl
+        finally:
+            self._sync_lock.release()
 
     def set_epoch(self, epoch: int) -> None:
         """Adopt a newer volume epoch durably (older requests are then refused)."""

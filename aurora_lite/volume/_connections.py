@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from typing import Awaitable, Callable
 
@@ -35,8 +34,8 @@ import trio
 
 from aurora_lite.errors import OperationalError
 from aurora_lite.wire import (
-    AuthOk, Challenge, Error, FrameReader, MessageType, ProtocolError, Role, answer,
-    decode_message, encode_frame, verify_server,
+    AuthOk, Challenge, Error, FrameReader, MessageType, ProtocolError, RawReceiver, Role, answer,
+    decode_message, encode_frame, verify_server, write_some,
 )
 
 CALL_ID_BASE = 1 << 31
@@ -119,7 +118,6 @@ class NodeLink:
         self._outbox: list[bytes] = []
         self._outbox_bytes = 0
         self._sending = False         # the sender task is inside send_all
-        self._fd = -1
         self._wake = trio.Event()
         self._calls: dict[int, _Call] = {}
         self._next_call = CALL_ID_BASE
@@ -216,7 +214,6 @@ class NodeLink:
         async with trio.open_nursery() as nursery:
             self._scope = nursery.cancel_scope
             self._stream = stream
-            self._fd = stream.socket.fileno()
             self.connected = True
             self._connected_event.set()
             nursery.start_soon(self._guarded, self._send_loop(stream), nursery.cancel_scope)
@@ -246,7 +243,6 @@ class NodeLink:
         self.connected = False
         self.ready = False
         self._stream = None
-        self._fd = -1
         self._connected_event = trio.Event()
         self._outbox = []
         self._outbox_bytes = 0
@@ -278,8 +274,9 @@ class NodeLink:
 
     async def _receive_loop(self, stream: trio.SocketStream) -> None:
         reader = self._reader
+        receiver = RawReceiver(stream)
         while True:
-            data = await stream.receive_some(_RECEIVE_BYTES)
+            data = await receiver.receive_some(_RECEIVE_BYTES)
             if not data:
                 raise LinkDown(f"storage node {self.node_id} closed the connection")
             for message_type, request_id, payload in reader.feed(data):
@@ -315,10 +312,8 @@ class NodeLink:
             # Fast path: nothing queued, so write straight into the (non-blocking) socket
             # and spare the sender task its wake-up; what does not fit goes to the sender.
             try:
-                sent = os.write(self._fd, frame)
-            except BlockingIOError:
-                sent = 0
-            except OSError as exc:
+                sent = write_some(self._stream, frame)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 self.last_error = f"send: {exc}"
                 self.drop()
                 return False

@@ -5,7 +5,9 @@ Public surface: ``encode_frame``, ``decode_header``, ``check_payload``, ``FrameR
 the message dataclasses (``WriteBatch``, ``Section``, ``WriteAck``, ``GetPage``, ``Page``,
 ``Fence``, ``SegmentState``, ``PgState``, ``Truncate``, ``Ok``, ``SetHorizon``,
 ``FetchRecords``, ``Records``, ``Status``, ``StatusReply``, ``Error``, ``Challenge``, ``Auth``,
-``AuthOk``, ``GetState``, ``FetchPages``, ``Pages``) with ``decode_message``; the HMAC challenge-response helpers. docs/formats/wire.md
+``AuthOk``, ``GetState``, ``FetchPages``, ``Pages``) with ``decode_message``; the HMAC
+challenge-response helpers; ``RawReceiver`` and ``write_some``, the hot paths' socket I/O.
+docs/formats/wire.md
 documents every byte. The page-shipping baseline's messages (``PageWrite``, ``PageWriteAck``,
 ``GetShippedPage``, ``ShippedPage``; types 50-59) are in docs/formats/pageship.md.
 """
@@ -24,6 +26,7 @@ from aurora_lite.wire._messages import (
     decode_message,
 )
 from aurora_lite.wire._messages import _EXTENSION_MESSAGES
+from aurora_lite.wire._stream import RawReceiver, write_some
 from aurora_lite.wire._pageship import (
     GET_SHIPPED_PAGE, PAGE_WRITE, PAGE_WRITE_ACK, PAGESHIP_MESSAGES, SHIPPED_PAGE,
     GetShippedPage, PageWrite, PageWriteAck, ShippedPage,
