@@ -117,7 +117,12 @@ class GroupCommit:
                 self.node.count("acks")
             else:
                 # A gap before this batch (Q1): answered later by a task of its own.
-                ack.late(ack)
+                try:
+                    ack.late(ack)
+                except RuntimeError:
+                    # The connection's session ended meanwhile (its nursery is closed):
+                    # nobody is left to answer.
+                    ack.done()
                 continue
             ack.done()
             entry = frames.get(id(ack.sink))
