@@ -51,6 +51,11 @@ log = logging.getLogger("aurora_lite.segment")
 
 _CHUNK = 1 << 16
 _MAX_OUTBOX = 64 << 20
+# Before AUTH completes a frame may be at most this long (AUTH is 69 bytes), and at most this
+# many connections may be unauthenticated at once: an unauthenticated peer can make the node
+# hold neither 64 MiB buffers nor an unbounded number of sockets (wire.md, "Before AUTH").
+PRE_AUTH_MAX_FRAME = 4096
+MAX_UNAUTHENTICATED = 64
 _FENCED_ROLES = (Role.WRITER, Role.REPLICA)
 
 
@@ -141,7 +146,8 @@ class SegmentServer:
                  port: int | None = None, gap_wait: float = 0.5, gossip_interval: float = 1.0,
                  scrub_interval: float = 60.0, materialize_interval: float = 1.0,
                  max_outstanding: int = 128, handshake_timeout: float = 10.0,
-                 max_frame: int = MAX_FRAME) -> None:
+                 max_frame: int = MAX_FRAME,
+                 max_unauthenticated: int = MAX_UNAUTHENTICATED) -> None:
         self.node = node
         self.secret = secret
         self.host = host if host is not None else node.info.host
@@ -151,6 +157,8 @@ class SegmentServer:
         self.max_outstanding = max_outstanding
         self.handshake_timeout = handshake_timeout
         self.max_frame = max_frame
+        self.max_unauthenticated = max_unauthenticated
+        self.unauthenticated = 0
         self.commit = GroupCommit(node, self._error_frame)
         self.pool = PeerPool(node, secret)
         self.gossip = Gossip(node, self.commit, self.pool, gossip_interval)
@@ -204,11 +212,20 @@ class SegmentServer:
         except OSError:
             where = "a client"
         self.node.count("connections")
+        if self.unauthenticated >= self.max_unauthenticated:
+            self._refuse(where, f"{self.unauthenticated} connections are already "
+                         f"unauthenticated", "unauthenticated_refused")
+            await trio.aclose_forcefully(stream)
+            return
         self.open_connections += 1
-        reader = FrameReader(self.max_frame)
+        self.unauthenticated += 1
+        reader = FrameReader(min(PRE_AUTH_MAX_FRAME, self.max_frame))
         try:
-            with trio.move_on_after(self.handshake_timeout) as scope:
-                accepted = await self._handshake(stream, reader, where)
+            try:
+                with trio.move_on_after(self.handshake_timeout) as scope:
+                    accepted = await self._handshake(stream, reader, where)
+            finally:
+                self.unauthenticated -= 1
             if scope.cancelled_caught:
                 log.warning("node %d: %s did not authenticate within %s s; closing",
                             self.node.node_id, where, self.handshake_timeout)
@@ -216,6 +233,7 @@ class SegmentServer:
                 return
             if accepted is not None:
                 connection, frames = accepted
+                reader.max_frame = self.max_frame
                 await self._session(connection, reader, frames)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass

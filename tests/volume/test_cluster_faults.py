@@ -10,7 +10,11 @@
   restart and refetches it from its peers; the volume then needs that node for its write
   quorum, and every row reads back;
 * a second writer fences the first: its next commit is refused and nothing it sends after the
-  fence is acknowledged; every later call raises StaleEpochError.
+  fence is acknowledged; every later call raises StaleEpochError;
+* a node whose data directory is wiped (kill -9, rm -r, restart) while a SQL writer keeps
+  committing rebuilds from its peers (page images, then the log above them: recovery.md R5)
+  and catches up to their SCL; no commit fails meanwhile, and the rebuilt node then carries
+  the write quorum with two others down.
 
 One cluster serves the module; each test starts with every node running (nodes it killed are
 restarted in ``finally``). Every wait is bounded; processes are stopped by PID.
@@ -23,7 +27,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -32,7 +35,10 @@ from aurora_lite.cluster import ensure_cluster
 from aurora_lite.dbapi import Connection
 from aurora_lite.errors import OperationalError, StaleEpochError
 from aurora_lite.txn import Database
-from aurora_lite.volume import ClusterVolume
+
+from tests.volume._sqlload import (
+    InsertWorkload, insert_many, open_database as _open_database, random_seed, rows,
+)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NODE_ARGS = ("--gossip-interval", "0.2", "--gap-wait", "0.2", "--log-level", "warning")
@@ -67,84 +73,11 @@ def _restart_stopped(cluster) -> None:
 
 @pytest.fixture
 def seed():
-    value = int(os.environ.get("AURORA_TEST_SEED") or random.randrange(1 << 32))
-    print(f"random seed {value} (replay: AURORA_TEST_SEED={value})")
-    return value
+    return random_seed()
 
 
 def open_database(cluster, **options) -> Database:
-    volume_options = {key: options.pop(key) for key in list(options)
-                      if key not in ("commit_timeout", "pool_pages", "lock_timeout")}
-    volume_options.setdefault("open_timeout", 20.0)
-    volume = ClusterVolume.from_directory(cluster.directory, **volume_options)
-    return Database.open(volume=volume, **options)
-
-
-def insert_many(connection: Connection, sql: str, values: list[tuple]) -> None:
-    """``values`` in one transaction (autocommit would pay a quorum round trip per row)."""
-    connection.autocommit = False
-    connection.executemany(sql, values)
-    connection.commit()
-    connection.autocommit = True
-
-
-def rows(database: Database, sql: str) -> list[tuple]:
-    """Run ``sql`` in autocommit; its rows (an empty list for statements without rows)."""
-    connection = Connection(database, autocommit=True, owns_database=False)
-    try:
-        cursor = connection.execute(sql)
-        return cursor.fetchall() if cursor.description is not None else []
-    finally:
-        connection.close()
-
-
-class InsertWorkload:
-    """Threads inserting single rows in autocommit; remembers the acknowledged ids."""
-
-    def __init__(self, database: Database, table: str, threads: int, start: int = 0) -> None:
-        self.database = database
-        self.table = table
-        self.acknowledged: set[int] = set()
-        self.errors: list[BaseException] = []
-        self._ids = iter(range(start, start + 10**9))
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
-
-    def _run(self) -> None:
-        connection = Connection(self.database, autocommit=True, owns_database=False)
-        cursor = connection.cursor()
-        try:
-            while not self._stop.is_set():
-                with self._lock:
-                    row_id = next(self._ids)
-                try:
-                    cursor.execute(f"INSERT INTO {self.table} VALUES (?, ?)", (row_id, row_id % 7))
-                except BaseException as exc:  # noqa: BLE001 - the test reports them
-                    self.errors.append(exc)
-                    return
-                with self._lock:
-                    self.acknowledged.add(row_id)
-        finally:
-            connection.close()
-
-    def start(self) -> "InsertWorkload":
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def wait_for(self, count: int, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        target = len(self.acknowledged) + count
-        while len(self.acknowledged) < target and not self.errors:
-            assert time.monotonic() < deadline, f"only {len(self.acknowledged)} commits"
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(30)
-        assert not any(thread.is_alive() for thread in self._threads)
+    return _open_database(cluster.directory, **options)
 
 
 def test_two_segment_kills_during_concurrent_inserts(nodes, seed):
@@ -390,4 +323,96 @@ def test_a_stopped_node_stalls_neither_commits_nor_reads(nodes, seed):
     finally:
         for pid in stopped:
             os.kill(pid, signal.SIGCONT)
+        database.close()
+
+
+def _scls(process) -> dict[int, int]:
+    """pg -> SCL of a running node (from its STATUS); {} if it does not answer."""
+    status = process.status(timeout=2.0)
+    return {int(pg): entry["scl"] for pg, entry in (status or {}).get("pgs", {}).items()}
+
+
+def _wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} (waited {timeout:g} s)"
+        time.sleep(interval)
+
+
+def test_wiped_node_rebuilds_while_sql_writer_commits(nodes, seed):
+    rng = random.Random(seed)
+    victim_id, *doomed = rng.sample(sorted(nodes.processes), 3)
+    others = [node_id for node_id in sorted(nodes.processes) if node_id != victim_id]
+    victim = nodes.node_process(victim_id)
+    database = open_database(nodes, horizon_interval=0.2)
+    try:
+        connection = Connection(database, autocommit=True, owns_database=False)
+        connection.execute("CREATE TABLE t7 (id INTEGER PRIMARY KEY, v INTEGER)")
+        insert_many(connection, "INSERT INTO t7 VALUES (?, ?)",
+                    [(i, i % 7) for i in range(-2000, 0)])
+        connection.close()
+        load = InsertWorkload(database, "t7", threads=4).start()
+        try:
+            load.wait_for(30)
+            # The peers hold page images (materialized LSN > 0): a wiped segment is rebuilt
+            # from those first, then from the log above them (R5).
+            _wait_until(lambda: all(
+                (nodes.node_process(n).status() or {}).get("pgs", {}).get("0", {}).get(
+                    "materialized_lsn", 0) > 0 for n in others),
+                30, "the peers did not materialize any pages")
+            victim.kill()
+            victim.wipe()
+            assert not os.path.exists(victim.info.data)
+            wiped_at = load.count
+            victim.start()
+            victim.wait_ready(60)
+            began = time.monotonic()
+            # While commits go on, the wiped node reaches the SCL the others had when it
+            # came back.
+            target = {pg: max(_scls(nodes.node_process(n)).get(pg, 0) for n in others)
+                      for pg in _scls(nodes.node_process(others[0]))}
+            assert target and min(target.values()) > 0
+            _wait_until(lambda: all(_scls(victim).get(pg, 0) >= scl
+                                    for pg, scl in target.items()),
+                        60, f"wiped node {victim_id} did not reach SCL {target}")
+            caught_up = time.monotonic() - began
+            load.wait_for(30)
+            during = load.count - wiped_at
+        finally:
+            load.stop()
+        assert not load.errors, f"commits failed while node {victim_id} was rebuilt: " \
+                                f"{load.errors[:3]}"
+        # Quiet: the rebuilt node holds what the most advanced peer holds.
+        def level() -> dict[int, int] | None:
+            mine = _scls(victim)
+            best = {pg: max(_scls(nodes.node_process(n)).get(pg, 0) for n in others)
+                    for pg in target}
+            return mine if mine and all(mine.get(pg, 0) >= scl
+                                        for pg, scl in best.items()) else None
+        final = _wait_until(level, 30, f"wiped node {victim_id} did not reach the others' SCL "
+                                       f"after the workload")
+        status = victim.status()
+        print(f"node {victim_id} wiped after {wiped_at} commits; reached the others' SCL "
+              f"{caught_up:.1f} s after restart with {during} commits meanwhile; final SCL "
+              f"{final}; rebuilds {status['rebuilds']}, gossip fetches "
+              f"{status['gossip_fetches']}")
+        assert status["rebuilds"] >= 1, "the wiped node did not install its peers' pages"
+        found = {row[0] for row in rows(database, "SELECT id FROM t7")}
+        assert load.acknowledged <= found
+        # With two other nodes down, the write quorum needs the rebuilt node: its SCL counts
+        # only over a complete history (Q1).
+        for node_id in doomed:
+            nodes.node_process(node_id).kill()
+        rows(database, "INSERT INTO t7 VALUES (1000000000, 0)")
+        assert database.volume.statistics()["nodes"][victim_id]["ready"]
+    finally:
+        database.close()
+    database = open_database(nodes)
+    try:
+        found = {row[0] for row in rows(database, "SELECT id FROM t7")}
+        assert load.acknowledged | set(range(-2000, 0)) | {1000000000} <= found
+    finally:
         database.close()
