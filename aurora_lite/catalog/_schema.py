@@ -20,6 +20,9 @@ class ColumnDef:
     not_null: bool = False
     default_sql: str | None = None     # SQL text of the DEFAULT expression, evaluated per row
     max_length: int | None = None      # VARCHAR(n) / CHAR(n) limit
+    # SERIAL / BIGSERIAL: a missing value comes from the table's counter for this column
+    # (``CatalogStore.next_serial``), PostgreSQL's nextval() of the column's sequence.
+    serial: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,9 @@ class ViewDef:
     name: str
     sql: str                                   # the defining SELECT, as written
     columns: tuple[str, ...] | None = None     # explicit column list, if any
+    # The tables and views the SELECT reads (sorted names). None for a view stored before
+    # dependencies were recorded: the frontend then reads them from ``sql``.
+    depends_on: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,3 +89,8 @@ class Catalog:
 
     def indexes_of(self, table: str) -> list[IndexDef]:
         return [index for index in self.indexes.values() if index.table == table]
+
+    def dependent_views(self, name: str) -> list[str]:
+        """The views whose recorded dependencies name the table or view ``name`` (sorted)."""
+        return sorted(view.name for view in self.views.values()
+                      if view.depends_on and name in view.depends_on)

@@ -12,7 +12,8 @@ Public surface:
 * Plan nodes: ``TableScan``, ``PkLookup``, ``PkMultiLookup``, ``IndexScan``, ``HashedScan``,
   ``Filter``, ``Project``, ``Values``, ``Sort`` (with ``SortKey``), ``Limit``, ``Distinct``,
   ``Aggregate``
-  (with ``AggSpec``), ``HashJoin``, ``NestedLoopJoin``, ``SetOp``, ``Insert``, ``Update``,
+  (with ``AggSpec``), ``HashJoin``, ``NestedLoopJoin``, ``SetOp``, ``Insert`` (``NextSerial``
+  marks a SERIAL value to allocate), ``Update``,
   ``Delete``, ``CreateTable``, ``DropTable``, ``CreateIndex``, ``DropIndex``, ``CreateView``,
   ``DropView``; ``OutputColumn``, ``PlanNode``.
 * ``build_executor(plan)`` -> an executor tree (reusable across executions);
@@ -39,7 +40,7 @@ from aurora_lite.exec._functions import FUNCTIONS, common_type, resolve as resol
 from aurora_lite.exec._hash_join import HashJoin
 from aurora_lite.exec._hashed_scan import HashedScan
 from aurora_lite.exec._index_scan import IndexScan
-from aurora_lite.exec._insert import Insert
+from aurora_lite.exec._insert import Insert, NextSerial
 from aurora_lite.exec._limit import Limit
 from aurora_lite.exec._lookup import PkLookup
 from aurora_lite.exec._multi_lookup import PkMultiLookup
@@ -58,10 +59,10 @@ from aurora_lite.exec._values import Values
 
 __all__ = [
     "AggCall", "AggSpec", "Aggregate", "And", "Arith", "Case", "Cast", "Coalesce", "ColumnRef",
-    "Compare", "Concat", "Const", "CreateIndex", "CreateTable", "CreateView", "Delete",
-    "Distinct", "DropIndex", "DropTable", "DropView", "ExecContext", "ExecParams", "Executor",
-    "Expr", "FUNCTIONS", "Field", "Filter", "Func", "HashJoin", "HashedScan", "InList",
-    "IndexScan", "Insert", "IsDistinct", "IsNull", "Like", "Limit", "Negate", "NestedLoopJoin",
+    "Compare", "Concat", "Const", "CreateIndex", "CreateTable", "CreateView", "Delete", "Distinct",
+    "DropIndex", "DropTable", "DropView", "ExecContext", "ExecParams", "Executor", "Expr",
+    "FUNCTIONS", "Field", "Filter", "Func", "HashJoin", "HashedScan", "InList", "IndexScan",
+    "Insert", "IsDistinct", "IsNull", "Like", "Limit", "Negate", "NestedLoopJoin", "NextSerial",
     "Not", "Or", "OutputColumn", "Param", "PkLookup", "PkMultiLookup", "PlanNode", "Project",
     "Result", "SetOp", "Sort", "SortKey", "Subquery", "TableScan", "Update", "Values",
     "build_executor", "check_cast", "common_type", "conjuncts", "evaluate_constant",

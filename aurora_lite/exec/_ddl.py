@@ -66,6 +66,7 @@ class CreateView(PlanNode):
     name: str
     sql: str
     columns: tuple[str, ...] | None = None
+    depends_on: tuple[str, ...] = ()          # the tables and views the SELECT reads
     output: tuple = ()
 
     def describe(self) -> str:
@@ -121,7 +122,7 @@ class DropIndexExecutor(Executor):
 class CreateViewExecutor(Executor):
     def run(self, ctx: ExecContext) -> tuple[int, int | None]:
         plan = self.plan
-        ctx.session.create_view(ViewDef(plan.name, plan.sql, plan.columns))
+        ctx.session.create_view(ViewDef(plan.name, plan.sql, plan.columns, plan.depends_on))
         return -1, None
 
 

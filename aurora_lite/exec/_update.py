@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from aurora_lite.exec._codegen import Codegen
 from aurora_lite.exec._expr import Expr
 from aurora_lite.exec._format import expr_sql
+from aurora_lite.exec._insert import fill_serials
 from aurora_lite.exec._plan import ExecContext, Executor, PlanNode, build_executor, executor_for
 
 
@@ -21,6 +22,7 @@ class Update(PlanNode):
     row: tuple[Expr, ...]            # the complete new row, over the old row
     assigned: tuple[tuple[int, str], ...] = ()   # (position, name) of SET columns
     output: tuple = ()
+    serial: tuple[tuple[int, str], ...] = ()     # SERIAL columns SET to DEFAULT
 
     def inputs(self):
         return (self.source,)
@@ -51,4 +53,7 @@ class UpdateExecutor(Executor):
             changes.extend(self._changes(batch, params))
         if not changes:
             return 0, None
+        if self.plan.serial:
+            changes = fill_serials(ctx, self.plan.table, self.plan.serial, changes,
+                                   lambda item: item[1], lambda item, row: (item[0], row))
         return ctx.table(self.plan.table).update(changes), None

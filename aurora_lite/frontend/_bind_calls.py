@@ -14,6 +14,7 @@ from aurora_lite.errors import ProgrammingError
 from aurora_lite.exec import AggCall, Const, Expr, Func, fold_constant, resolve_function
 from aurora_lite.exec._functions import FUNCTIONS
 from aurora_lite.frontend._errors import GROUPING_ERROR, not_supported
+from aurora_lite.frontend._pg_names import is_pg_function
 from aurora_lite.frontend._typing import (
     convert_untyped, is_untyped, type_name, unify_results,
 )
@@ -102,6 +103,10 @@ class CallBinder:
 
     def _b_Anonymous(self, node: exp.Anonymous) -> Expr:
         name = node.name.lower()
+        if name == "row":
+            raise not_supported("row constructors (ROW(...))", self.position(node))
+        if name not in FUNCTIONS and is_pg_function(name):
+            raise not_supported(f"function {name}", self.position(node))
         return self._function(name, list(node.expressions), node)
 
     def _b_Trim(self, node: exp.Trim) -> Expr:
@@ -137,6 +142,9 @@ class CallBinder:
         return self._function("least", [node.this] + list(node.expressions), node)
 
     def _b_Chr(self, node) -> Expr:
+        call = self._enclosing_call(node)
+        if call is not None and call[0] != "chr":          # MySQL's char(65)
+            raise self._undefined_function(call[0], node, call[1])
         return self._function("chr", list(node.expressions), node)
 
     # -- aggregates ----------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Column types go through ``values.parse_type_name``; constraints are PRIMARY KEY (column or
 table, several columns), NOT NULL, UNIQUE (column or table) and DEFAULT (a constant or an
-expression, stored as SQL text and evaluated for every inserted row). Anything else sqlglot
+expression, stored as SQL text and evaluated for every inserted row). SERIAL / BIGSERIAL /
+SMALLSERIAL make a NOT NULL integer column whose default is the next value of its own
+counter (``ColumnDef.serial``; see ``catalog._store`` for how the counter is kept). Anything else sqlglot
 parses (CHECK, REFERENCES, GENERATED, ...) is NotSupportedError naming it.
 
 CREATE VIEW binds its SELECT at once (so a view over a missing table or column fails now, as
@@ -11,22 +13,26 @@ in PostgreSQL) and stores the SELECT's text as written; reading the view binds i
 
 from __future__ import annotations
 
+import sqlglot
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 
-from aurora_lite.catalog import Catalog, ColumnDef
-from aurora_lite.errors import ProgrammingError
+from aurora_lite.catalog import Catalog, ColumnDef, ViewDef
+from aurora_lite.errors import InternalError, ProgrammingError
 from aurora_lite.exec import (
     CreateIndex, CreateTable, CreateView, DropIndex, DropTable, DropView, Param, PlanNode, walk,
 )
 from aurora_lite.frontend._bind_expr import ExprBinder, identifier, sql_type_of
 from aurora_lite.frontend._bind_select import SelectBinder
 from aurora_lite.frontend._errors import (
-    DUPLICATE_COLUMN, SYNTAX, not_supported,
+    DEPENDENT_OBJECTS, DUPLICATE_COLUMN, SYNTAX, not_supported,
 )
 from aurora_lite.frontend._parse import tokenize
 from aurora_lite.frontend._scope import Scope
 from aurora_lite.frontend._typing import assignment
+from aurora_lite.values import SqlType
+
+SERIAL_TYPES = {"SERIAL", "BIGSERIAL", "SMALLSERIAL", "SERIAL2", "SERIAL4", "SERIAL8"}
 
 _CONSTRAINT_NAMES = {
     "CheckColumnConstraint": "CHECK constraints", "Reference": "REFERENCES (foreign keys)",
@@ -109,7 +115,73 @@ def _create_view(node: exp.Create, catalog: Catalog, params: list, parsed,
         if column_name in names[:index]:
             raise ProgrammingError(f'column "{column_name}" specified more than once',
                                    sqlstate=DUPLICATE_COLUMN)
-    return CreateView(name, _view_text(parsed), columns)
+    return CreateView(name, _view_text(parsed), columns,
+                      _relations_read(node.args["expression"], catalog))
+
+
+def _relations_read(query, catalog: Catalog) -> tuple[str, ...]:
+    """The tables and views a view's SELECT names, anywhere in it (subqueries included)."""
+    names = set()
+    for table in query.find_all(exp.Table):
+        if isinstance(table.this, exp.Identifier):
+            name = identifier(table.this)
+            if name in catalog.tables or name in catalog.views:
+                names.add(name)
+    return tuple(sorted(names))
+
+
+def view_dependencies(view: ViewDef, catalog: Catalog) -> tuple[str, ...]:
+    """What ``view`` reads: as recorded, or read from its SQL for a view stored before
+    dependencies were recorded."""
+    if view.depends_on is not None:
+        return view.depends_on
+    try:
+        tree = sqlglot.parse_one(view.sql, read="postgres")
+    except sqlglot.errors.SqlglotError:
+        return ()
+    return _relations_read(tree, catalog)
+
+
+def _dependents(name: str, catalog: Catalog, dropping: tuple[str, ...]) -> list[str]:
+    return sorted(view.name for view in catalog.views.values()
+                  if view.name not in dropping and name in view_dependencies(view, catalog))
+
+
+def _refuse_if_depended_on(kind: str, names: tuple[str, ...], catalog: Catalog,
+                           dropping: tuple[str, ...]) -> None:
+    """PostgreSQL's 2BP01: a table or view that a view reads cannot be dropped (CASCADE,
+    which would drop the view too, is not supported). Views dropped by the same statement
+    do not count."""
+    for name in names:
+        exists = name in (catalog.tables if kind == "table" else catalog.views)
+        if not exists:
+            continue
+        dependents = _dependents(name, catalog, dropping)
+        if dependents:
+            error = InternalError(
+                f"cannot drop {kind} {name} because other objects depend on it: "
+                + ", ".join(f"view {view}" for view in dependents),
+                sqlstate=DEPENDENT_OBJECTS)
+            error.detail = "\n".join(f"view {view} depends on {kind} {name}"
+                                      for view in dependents)
+            error.hint = "Drop the dependent views first (DROP ... CASCADE is not supported)."
+            raise error
+
+
+def _dependents_first(names: tuple[str, ...], catalog: Catalog) -> tuple[str, ...]:
+    """``names`` (views) ordered so that a view comes before the views it reads."""
+    remaining = list(dict.fromkeys(names))
+    ordered = []
+    while remaining:
+        for name in remaining:
+            if not any(name in view_dependencies(catalog.views[other], catalog)
+                       for other in remaining if other != name and other in catalog.views):
+                break
+        else:
+            name = remaining[0]                 # a cycle cannot be built; never loop forever
+        ordered.append(name)
+        remaining.remove(name)
+    return tuple(ordered)
 
 
 def _create_table(node: exp.Create, binder: ExprBinder) -> PlanNode:
@@ -161,7 +233,8 @@ def _create_table(node: exp.Create, binder: ExprBinder) -> PlanNode:
     definitions = tuple(
         ColumnDef(c["name"], c["type"], c["type_name"],
                   not_null=c["not_null"] or c["name"] in primary_key,
-                  default_sql=c["default"], max_length=c["limit"]) for c in columns)
+                  default_sql=c["default"], max_length=c["limit"], serial=c["serial"])
+        for c in columns)
     unique = [group for group in dict.fromkeys(unique) if group != primary_key]
     return CreateTable(name, definitions, primary_key, tuple(unique),
                        bool(node.args.get("exists")))
@@ -174,9 +247,16 @@ def _column(item: exp.ColumnDef, binder: ExprBinder, set_primary_key, unique) ->
     if kind is None:
         raise ProgrammingError(f'column "{name}" needs a type', sqlstate=SYNTAX,
                                position=position)
-    sql_type, limit, declared = sql_type_of(kind, position)
+    declared = kind.sql(dialect="postgres")
+    serial = declared.upper() in SERIAL_TYPES
+    if serial:
+        # PostgreSQL's SERIAL: an integer column, NOT NULL, whose DEFAULT is the next value
+        # of a counter of its own (aurora_lite's INTEGER is 64-bit, so all three are one).
+        sql_type, limit = SqlType.INTEGER, None
+    else:
+        sql_type, limit, declared = sql_type_of(kind, position)
     column = {"name": name, "type": sql_type, "type_name": declared, "limit": limit,
-              "not_null": False, "default": None}
+              "not_null": serial, "default": None, "serial": serial}
     for constraint in item.args.get("constraints") or []:
         what = constraint.args.get("kind")
         if isinstance(what, exp.PrimaryKeyColumnConstraint):
@@ -185,12 +265,18 @@ def _column(item: exp.ColumnDef, binder: ExprBinder, set_primary_key, unique) ->
             set_primary_key((name,), position)
         elif isinstance(what, exp.NotNullColumnConstraint):
             if what.args.get("allow_null"):
+                if serial:
+                    raise ProgrammingError(f'conflicting NULL/NOT NULL declarations for column '
+                                           f'"{name}"', sqlstate=SYNTAX, position=position)
                 column["not_null"] = False      # an explicit NULL
             else:
                 column["not_null"] = True
         elif isinstance(what, exp.UniqueColumnConstraint):
             unique.append((name,))
         elif isinstance(what, exp.DefaultColumnConstraint):
+            if serial:
+                raise ProgrammingError(f'multiple default values specified for column "{name}"',
+                                       sqlstate=SYNTAX, position=position)
             column["default"] = _default_sql(what.this, sql_type, name, binder)
         else:
             raise _unsupported_constraint(what, binder)
@@ -262,9 +348,11 @@ def bind_drop(node: exp.Drop, catalog: Catalog, params: list, parsed) -> PlanNod
         raise ProgrammingError("DROP needs a name", sqlstate=SYNTAX)
     exists = bool(node.args.get("exists"))
     if kind == "TABLE":
+        _refuse_if_depended_on("table", names, catalog, ())
         return DropTable(names, exists)
     if kind == "INDEX":
         return DropIndex(names, exists)
     if kind == "VIEW":
-        return DropView(names, exists)
+        _refuse_if_depended_on("view", names, catalog, names)
+        return DropView(_dependents_first(names, catalog), exists)
     raise not_supported(f"DROP {kind}")

@@ -16,7 +16,7 @@ from sqlglot import exp
 from aurora_lite.catalog import Catalog, ColumnDef, TableDef
 from aurora_lite.errors import ProgrammingError
 from aurora_lite.exec import (
-    Const, Delete, Expr, Field, Insert, OutputColumn, PlanNode, Update, Values,
+    Const, Delete, Expr, Field, Insert, NextSerial, OutputColumn, PlanNode, Update, Values,
 )
 from aurora_lite.frontend._bind_expr import ExprBinder, identifier
 from aurora_lite.frontend._bind_select import SelectBinder, check_clauses, table_relation
@@ -25,6 +25,7 @@ from aurora_lite.frontend._parse import Parsed
 from aurora_lite.frontend._planner import Planner, resolver
 from aurora_lite.frontend._scope import Scope
 from aurora_lite.frontend._typing import assignment
+from aurora_lite.values import SqlType
 
 
 @functools.lru_cache(maxsize=512)
@@ -38,8 +39,16 @@ def _default(default_sql: str | None, column: ColumnDef) -> Expr:
 
 
 def default_expr(column: ColumnDef) -> Expr:
-    """The DEFAULT of ``column`` as an expression (NULL without one)."""
+    """The DEFAULT of ``column`` as an expression (NULL without one; for a SERIAL column a
+    marker the executor replaces by the counter's next value)."""
+    if column.serial:
+        return Const(NextSerial(column.name), SqlType.INTEGER)
     return _default(column.default_sql, column)
+
+
+def _serials(table: TableDef) -> tuple[tuple[int, str], ...]:
+    return tuple((index, column.name) for index, column in enumerate(table.columns)
+                 if column.serial)
 
 
 def is_default(node) -> bool:
@@ -92,10 +101,11 @@ def bind_insert(node: exp.Insert, catalog: Catalog, params: list, parsed,
         if source is not None:
             raise ProgrammingError("syntax error at or near \"DEFAULT\"", sqlstate=SYNTAX)
         rows = (tuple(default_expr(c) for c in table.columns),)
-        return Insert(table.name, Values(rows, _output(table)), None)
+        return Insert(table.name, Values(rows, _output(table)), None, serial=_serials(table))
     if isinstance(source, exp.Values):
         binder.queries = SelectBinder(catalog, params, parsed)
-        return Insert(table.name, _values(source, table, targets, binder, planner), None)
+        return Insert(table.name, _values(source, table, targets, binder, planner), None,
+                      serial=_serials(table))
     if isinstance(source, (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery)):
         return _insert_select(source, table, targets, catalog, params, parsed, planner, binder)
     raise not_supported(f"INSERT from {type(source).__name__}", binder.position(source))
@@ -149,7 +159,7 @@ def _insert_select(source, table: TableDef, targets: list[int], catalog: Catalog
         by_target[index] = assignment(field, column.type, column.name, None)
     row = tuple(by_target[i] if i in by_target else default_expr(column)
                 for i, column in enumerate(table.columns))
-    return Insert(table.name, plan, row)
+    return Insert(table.name, plan, row, serial=_serials(table))
 
 
 def bind_update(node: exp.Update, catalog: Catalog, params: list, parsed,
@@ -201,7 +211,8 @@ def bind_update(node: exp.Update, catalog: Catalog, params: list, parsed,
                 Field(i, column.type, True, column.name)
                 for i, column in enumerate(table.columns))
     names = tuple((i, table.columns[i].name) for i in sorted(assigned))
-    return Update(table.name, source, row, names)
+    serial = tuple((i, name) for i, name in _serials(table) if i in assigned)
+    return Update(table.name, source, row, names, serial=serial)
 
 
 def bind_delete(node: exp.Delete, catalog: Catalog, params: list, parsed,

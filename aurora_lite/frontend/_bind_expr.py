@@ -10,15 +10,20 @@ their references to this query's columns make them correlated.
 
 from __future__ import annotations
 
-from sqlglot import exp
+import re
 
-from aurora_lite.errors import NotSupportedError, ProgrammingError
+from sqlglot import exp
+from sqlglot.tokens import TokenType
+
+from aurora_lite.errors import Error, NotSupportedError, ProgrammingError
 from aurora_lite.exec import (
     And, Arith, Case, Cast, Coalesce, Compare, Concat, Const, Expr, InList, IsDistinct, IsNull,
     Like, Negate, Not, Or, Param, check_cast,
 )
 from aurora_lite.frontend._bind_calls import CallBinder, fold
-from aurora_lite.frontend._errors import not_supported
+from aurora_lite.frontend._errors import UNDEFINED_FUNCTION, not_supported
+from aurora_lite.frontend._parse import tokenize
+from aurora_lite.frontend._pg_names import CONSTRUCTS, is_pg_function
 from aurora_lite.frontend._scope import Scope
 from aurora_lite.frontend._typing import (
     arithmetic, concat_operands, convert_untyped, is_untyped, require_boolean, type_name,
@@ -28,6 +33,15 @@ from aurora_lite.values import INT64_MAX, INT64_MIN, SqlType, parse_type_name
 
 _COMPARE = {exp.EQ: "=", exp.NEQ: "<>", exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<="}
 _ARITH = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}
+_NAME = re.compile(r'[A-Za-z_][A-Za-z_0-9$]*|"(?:[^"]|"")+"')
+# Words that may stand before "(" without being the name of a call.
+_NOT_CALLS = {"in", "exists", "values", "any", "all", "some", "over", "from", "as", "on",
+              "using", "filter", "within", "and", "or", "not", "select", "where", "when",
+              "then", "else", "by", "is", "like", "ilike", "between", "case"}
+# Operators sqlglot turns into function nodes, spelled as PostgreSQL spells them.
+_OPERATOR_TEXT = {"RegexpLike": ("~", "!~"), "RegexpILike": ("~*", "!~*")}
+
+
 def identifier(node) -> str:
     """An identifier folded as PostgreSQL folds it (unquoted: lower case)."""
     if isinstance(node, exp.Identifier):
@@ -37,9 +51,21 @@ def identifier(node) -> str:
     return node.name.lower()
 
 
+def _fold_name(text: str) -> str:
+    """A name as PostgreSQL resolves it: quoted as written, unquoted in lower case."""
+    if text.startswith('"'):
+        return text[1:-1].replace('""', '"')
+    return text.lower()
+
+
 def sql_type_of(node: exp.DataType, position: int | None) -> tuple[SqlType, int | None, str]:
     """(storage type, length limit, declared name) of a sqlglot DataType."""
     declared = node.sql(dialect="postgres")
+    if declared.upper() in ("SERIAL", "BIGSERIAL", "SMALLSERIAL", "SERIAL2", "SERIAL4",
+                            "SERIAL8"):
+        # Only a column definition may say SERIAL (it is not a type in PostgreSQL).
+        raise ProgrammingError(f'type "{declared.lower()}" does not exist', sqlstate="42704",
+                               position=position)
     try:
         sql_type, limit = parse_type_name(declared)
     except NotSupportedError:
@@ -101,6 +127,13 @@ class ExprBinder(CallBinder):
         return require_boolean(expr, clause, self.position(node))
 
     def _bind(self, node) -> Expr:
+        if isinstance(node, exp.Func) and getattr(node, "_meta", None) and \
+                type(node) is not exp.Anonymous:
+            # sqlglot maps other dialects' names onto its classes (MySQL's ifnull is a
+            # Coalesce): a call is run only under a name PostgreSQL has.
+            call = self.call_name(node)
+            if call is not None and not is_pg_function(call[0]):
+                raise self._undefined_function(call[0], node, call[1])
         method = getattr(self, "_b_" + type(node).__name__, None)
         if method is not None:
             return method(node)
@@ -116,22 +149,125 @@ class ExprBinder(CallBinder):
         return self._unsupported(node)
 
     def _unsupported(self, node) -> Expr:
+        """Raise the error for a node this binder does not run, naming what the user wrote:
+        NotSupportedError (0A000) for what PostgreSQL has, ProgrammingError 42883 for a
+        function PostgreSQL does not have either."""
         position = self.position(node)
         if isinstance(node, (exp.Select, exp.Subquery, exp.Exists, exp.Union, exp.Intersect,
                              exp.Except)):
             raise not_supported(f"a subquery in {self.clause}", position)
         if isinstance(node, exp.Window):
-            raise not_supported("a window function", position)
-        if isinstance(node, exp.Func):
-            name = node.sql_name().lower() if hasattr(node, "sql_name") else \
-                type(node).__name__.lower()
-            raise ProgrammingError(f"function {name} does not exist or is not supported",
-                                   sqlstate="42883", position=position)
+            raise NotSupportedError("window functions (... OVER (...)) are not supported",
+                                    position=position)
         if isinstance(node, exp.Star):
             raise ProgrammingError("* is allowed only in a select list or count(*)",
                                    sqlstate="42601", position=position)
-        raise not_supported(f"the expression {node.sql(dialect='postgres')[:60]!r} "
-                            f"({type(node).__name__})", position)
+        kind = type(node).__name__
+        is_call = isinstance(node, (exp.Func, exp.IntDiv))      # IntDiv: div(a, b)
+        call = self.call_name(node) if is_call else None
+        if call is None and kind in _OPERATOR_TEXT:
+            raise self._unsupported_operator(node, negated=False)
+        if call is None and kind in CONSTRUCTS:
+            raise not_supported(CONSTRUCTS[kind], position)
+        if call is None and is_call:
+            call = self._enclosing_call(node) or self._generated_call(node)
+        if call is not None:
+            name, at = call
+            if is_pg_function(name):
+                raise not_supported(f"function {name}", at or position)
+            raise self._undefined_function(name, node, at or position)
+        raise not_supported(f"the expression {node.sql(dialect='postgres')[:60]!r}", position)
+
+    def _unsupported_operator(self, node, *, negated: bool) -> NotSupportedError:
+        """``~`` and friends (sqlglot reads them as function nodes), pointed at the operator."""
+        plain, negative = _OPERATOR_TEXT[type(node).__name__]
+        written = plain
+        at = self.position(node)
+        left, right = self.position(node.this), self.position(node.expression)
+        sql = self.parsed.sql
+        if left is not None and right is not None and left < right:
+            between = sql[left - 1:right - 1]
+            for text in (negative, plain):
+                found = between.rfind(text)
+                if found >= 0:
+                    written = text if negated else plain
+                    at = left + found
+                    break
+        elif negated:
+            written = negative
+        what = "regular expression match" + (" (case-insensitive)" if "*" in plain else "")
+        return not_supported(f"the {written} operator ({what})", at)
+
+    def call_name(self, node) -> tuple[str, int | None] | None:
+        """(name as written, 1-based position) of a call ``name(...)`` that sqlglot parsed
+        into ``node``, when the node remembers the name's token; else None."""
+        meta = getattr(node, "_meta", None)
+        if not meta or meta.get("start") is None or meta.get("end") is None:
+            return None
+        at = self.parsed.original_position(meta["start"] + 1)
+        text = self.parsed.sql[at - 1:at + meta["end"] - meta["start"]]
+        if not _NAME.fullmatch(text) or \
+                not self.parsed.sql[at + meta["end"] - meta["start"]:].lstrip().startswith("("):
+            return None
+        return _fold_name(text), at
+
+    def _enclosing_call(self, node) -> tuple[str, int] | None:
+        """The name before the innermost unclosed "(" ahead of the node's first token: the
+        call's name for nodes sqlglot built without keeping it (string_agg, date_part)."""
+        start = self.position(node)
+        if start is None:
+            return None
+        try:
+            tokens = tokenize(self.parsed.sql)
+        except Error:
+            return None
+        before = [token for token in tokens if token.start < start - 1]
+        depth = 0
+        for index in range(len(before) - 1, 0, -1):
+            kind = before[index].token_type
+            if kind == TokenType.R_PAREN:
+                depth += 1
+            elif kind == TokenType.L_PAREN:
+                if depth:
+                    depth -= 1
+                    continue
+                candidate = before[index - 1]
+                text = candidate.text
+                if candidate.token_type == TokenType.IDENTIFIER:
+                    text = '"' + text + '"'
+                if _NAME.fullmatch(text) and text.lower() not in _NOT_CALLS:
+                    return _fold_name(text), candidate.start + 1
+        return None
+
+    @staticmethod
+    def _generated_call(node) -> tuple[str, None] | None:
+        """The call's name as sqlglot writes the node in PostgreSQL's dialect."""
+        try:
+            text = node.sql(dialect="postgres")
+        except Exception:             # noqa: BLE001 - a message only; never fail here
+            return None
+        match = re.match(r"([A-Za-z_][A-Za-z_0-9]*)\(", text)
+        return (match.group(1).lower(), None) if match else None
+
+    def _undefined_function(self, name: str, node, position) -> ProgrammingError:
+        """42883 naming ``name`` with its argument types when they bind."""
+        args = []
+        for key in node.arg_types:
+            value = node.args.get(key)
+            for item in value if isinstance(value, list) else [value]:
+                # Arguments sqlglot made up (log2(x) is Log(2, x)) have no position.
+                if isinstance(item, exp.Expression) and self._start(item) is not None:
+                    args.append(item)
+        signature = name
+        try:
+            bound = [self._bind(arg) for arg in args]
+        except Error:
+            pass
+        else:
+            signature += "(" + ", ".join("unknown" if is_untyped(arg) else type_name(arg.type)
+                                         for arg in bound) + ")"
+        return ProgrammingError(f"function {signature} does not exist",
+                                sqlstate=UNDEFINED_FUNCTION, position=position)
 
     # -- leaves --------------------------------------------------------------------------------
     def _b_Column(self, node: exp.Column) -> Expr:
@@ -274,6 +410,8 @@ class ExprBinder(CallBinder):
         inner = node.this
         if isinstance(inner, exp.Paren):
             inner = inner.this
+        elif type(inner).__name__ in _OPERATOR_TEXT and not getattr(inner, "_meta", None):
+            raise self._unsupported_operator(inner, negated=True)      # b !~ 'x'
         arg = require_boolean(self._bind(inner), "NOT", self.position(node))
         if isinstance(arg, IsNull):
             return IsNull(arg.arg, not arg.negated)
@@ -391,13 +529,9 @@ class ExprBinder(CallBinder):
         return Case(operand, whens, default_expr, result_type)
 
     def _b_If(self, node: exp.If) -> Expr:
-        condition = require_boolean(self._bind(node.this), "CASE/WHEN", self.position(node))
-        results = [self._bind(node.args["true"])]
-        if node.args.get("false") is not None:
-            results.append(self._bind(node.args["false"]))
-        results, result_type = unify_results(results, "CASE", self.position(node))
-        return Case(None, ((condition, results[0]),), results[1] if len(results) > 1 else None,
-                    result_type)
+        # Only other dialects' if(c, a, b) / iif(c, a, b) become If: PostgreSQL has neither.
+        name, at = self._enclosing_call(node) or ("if", None)
+        raise self._undefined_function(name, node, at or self.position(node))
 
     def _b_Coalesce(self, node: exp.Coalesce) -> Expr:
         args = [self._bind(node.this)] + [self._bind(e) for e in node.expressions]

@@ -18,6 +18,7 @@ from aurora_lite.frontend._bind_query import QueryBinder
 from aurora_lite.frontend._errors import (
     INVALID_COLUMN_REFERENCE, SYNTAX, UNDEFINED_TABLE, not_supported,
 )
+from aurora_lite.frontend._pg_names import is_pg_function
 from aurora_lite.frontend._logical import FromItem, FromJoin, FromTable, OrderItem, QueryBlock
 from aurora_lite.frontend._scope import Relation, Scope
 from aurora_lite.frontend._typing import convert_untyped, is_untyped
@@ -28,7 +29,9 @@ _ALLOWED = {"expressions", "from_", "joins", "where", "group", "having", "order"
 _CLAUSE_NAMES = {"with_": "WITH", "into": "SELECT INTO", "laterals": "LATERAL",
                  "windows": "WINDOW", "qualify": "QUALIFY", "locks": "FOR UPDATE/SHARE",
                  "sample": "TABLESAMPLE", "kind": "SELECT AS STRUCT", "hint": "hints",
-                 "connect": "CONNECT BY", "prewhere": "PREWHERE", "pivots": "PIVOT"}
+                 "connect": "CONNECT BY", "prewhere": "PREWHERE", "pivots": "PIVOT",
+                 "conflict": "INSERT ... ON CONFLICT", "returning": "RETURNING",
+                 "using": "DELETE ... USING", "overwrite": "INSERT OVERWRITE"}
 
 
 def _present(value) -> bool:
@@ -39,6 +42,8 @@ def check_clauses(node, allowed: set[str], binder: ExprBinder) -> None:
     for key, value in node.args.items():
         if key not in allowed and _present(value):
             name = _CLAUSE_NAMES.get(key, key.rstrip("_").upper())
+            if key == "from_" and isinstance(node, exp.Update):
+                name = "UPDATE ... FROM"
             raise not_supported(name, binder.position(value) if hasattr(value, "walk")
                                 else None)
 
@@ -52,7 +57,8 @@ def relation_name(node: exp.Table, binder: ExprBinder, *, joins_read: bool = Fal
     for key in ("laterals", "pivots", "hints", "system_time", "version", "sample",
                 "partition", "changes", "rows_from", "ordinality", "indexed"):
         if _present(node.args.get(key)):
-            raise not_supported(f"{key.upper()} on a table reference", position)
+            raise not_supported(f"{_CLAUSE_NAMES.get(key, key.upper())} on a table reference",
+                                position)
     if node.args.get("catalog"):
         raise not_supported("a catalog-qualified table name", position)
     schema = node.args.get("db")
@@ -60,7 +66,14 @@ def relation_name(node: exp.Table, binder: ExprBinder, *, joins_read: bool = Fal
         raise ProgrammingError(f'schema "{identifier(schema)}" does not exist',
                                sqlstate="3F000", position=position)
     if not isinstance(node.this, exp.Identifier):
-        raise not_supported("a table function", position)
+        call = binder.call_name(node.this) or binder._generated_call(node.this)
+        name = node.this.name.lower() if isinstance(node.this, exp.Anonymous) else \
+            call[0] if call else None
+        if name and not is_pg_function(name):
+            raise ProgrammingError(f"function {name} does not exist", sqlstate="42883",
+                                   position=position)
+        raise not_supported(f"the table function {name}" if name else "a table function",
+                            position)
     return identifier(node.this)
 
 
@@ -134,7 +147,9 @@ class SelectBinder(QueryBinder):
             relation = Relation(self.new_rel_id(), None, alias, derived=query, names=names)
             self._add_relation(relation, block, binder, node)
             return FromTable(relation)
-        raise not_supported(f"{type(node).__name__} in FROM", binder.position(node))
+        what = {"Unnest": "unnest", "Lateral": "LATERAL", "Values": "VALUES"}.get(
+            type(node).__name__, type(node).__name__)
+        raise not_supported(f"{what} in FROM", binder.position(node))
 
     def _named_relation(self, node: exp.Table, binder: ExprBinder) -> Relation:
         name = relation_name(node, binder, joins_read=True)

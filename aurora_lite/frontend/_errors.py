@@ -15,6 +15,8 @@ GROUPING_ERROR = "42803"
 UNDEFINED_OBJECT = "42704"
 DUPLICATE_COLUMN = "42701"
 INVALID_COLUMN_REFERENCE = "42P10"
+# Class 2B, which PostgreSQL drivers (psycopg, and aurora_lite.dbapi._pg) map to InternalError.
+DEPENDENT_OBJECTS = "2BP01"
 
 
 def syntax_error(message: str, position: int | None = None) -> ProgrammingError:
@@ -29,7 +31,17 @@ def near(text: str | None, position: int | None) -> ProgrammingError:
 
 
 def not_supported(what: str, position: int | None = None) -> NotSupportedError:
-    return NotSupportedError(f"{what} is not supported", position=position)
+    return NotSupportedError(f"{what} {_verb(what)} not supported", position=position)
+
+
+def _verb(what: str) -> str:
+    """"are" for a plural phrase ("CHECK constraints", "interval values"), else "is"."""
+    words = what.split(" (")[0].split()
+    if not words or words[0] in ("the", "a", "an", "function", "this"):
+        return "is"
+    last = words[-1]
+    return "are" if last.islower() and last.endswith("s") and not last.endswith("ss") \
+        else "is"
 
 
 def node_position(node, base: int = 0) -> int | None:

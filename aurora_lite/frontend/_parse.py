@@ -24,7 +24,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, ParseError, TokenError
 from sqlglot.tokens import TokenType
 
-from aurora_lite.errors import Error, ProgrammingError
+from aurora_lite.errors import Error, NotSupportedError, ProgrammingError
 from aurora_lite.frontend._errors import near, not_supported, syntax_error
 from aurora_lite.frontend._strict import check_tokens, token_position
 from aurora_lite.frontend._strict import word as _word
@@ -267,6 +267,10 @@ def _classify(tokens: list, sql: str) -> str:
             return "select"
         raise not_supported("a parenthesized statement", 1)
     if word not in STATEMENTS:
+        if word == "REPLACE":
+            raise NotSupportedError(
+                "REPLACE INTO is not supported (it is SQLite and MySQL syntax; PostgreSQL "
+                "writes INSERT ... ON CONFLICT (...) DO UPDATE)", position=token_position(first))
         if word in KNOWN_COMMANDS:
             raise not_supported(f"{word} statement", token_position(first))
         raise near(first.text, token_position(first))
@@ -281,9 +285,9 @@ def _classify(tokens: list, sql: str) -> str:
         if not words:
             raise near(None, len(sql) + 1)
         if words[0] not in objects and words[:2] != ["UNIQUE", "INDEX"]:
-            if words[0] in _KNOWN_OBJECTS or words[0] in ("OR", "TEMP", "TEMPORARY",
-                                                          "UNLOGGED", "MATERIALIZED"):
-                raise not_supported(f"{word} {' '.join(words).strip()}", token_position(first))
+            what = _object_phrase(tokens)
+            if what is not None:
+                raise not_supported(f"{word} {what}", token_position(first))
             raise near(tokens[1].text, token_position(tokens[1]))
     return word.lower()
 
@@ -294,6 +298,56 @@ _KNOWN_OBJECTS = {"FUNCTION", "TRIGGER", "SCHEMA", "DATABASE", "SEQUENCE", "TYPE
                   "OPERATOR", "SERVER", "TABLESPACE", "COLLATION", "CAST", "LANGUAGE",
                   "PUBLICATION", "SUBSCRIPTION", "STATISTICS", "EVENT", "FOREIGN", "GROUP",
                   "ACCESS", "CONVERSION", "OWNED", "TRANSFORM", "TEXT"}
+
+
+_MODIFIERS = {"OR", "REPLACE", "TEMP", "TEMPORARY", "UNLOGGED", "MATERIALIZED", "GLOBAL",
+              "LOCAL", "CONSTRAINT", "RECURSIVE", "UNIQUE", "DEFAULT", "PROCEDURAL",
+              "TRUSTED", "FOREIGN", "EVENT", "ACCESS", "TEXT", "SEARCH", "CONCURRENTLY"}
+
+
+def _object_phrase(tokens: list) -> str | None:
+    """"TRIGGER", "OR REPLACE VIEW", "TEMP TABLE", ... after CREATE/DROP: the words up to and
+    including the kind of object, when it is one PostgreSQL knows (else None)."""
+    words = []
+    for token in tokens[1:6]:
+        word = _word(token)
+        if word in ("FOREIGN", "EVENT", "ACCESS", "TEXT") and not words:
+            # FOREIGN TABLE / DATA WRAPPER, ACCESS METHOD, TEXT SEARCH ...: two words
+            following = [_word(t) for t in tokens[2:4]]
+            if following[:1] in (["TABLE"], ["TRIGGER"], ["METHOD"]):
+                following = following[:1]
+            return " ".join([word] + following)
+        words.append(word)
+        if word in _KNOWN_OBJECTS or word in ("TABLE", "VIEW", "INDEX"):
+            return " ".join(words)
+        if word not in _MODIFIERS:
+            return None
+    return None
+
+
+def _refuse_sqlite_statements(tokens: list) -> None:
+    """Triggers, REPLACE and INSERT OR ...: NotSupportedError naming them, before the
+    one-statement check (SQLite's CREATE TRIGGER ... BEGIN ...; END holds semicolons)."""
+    first = tokens[0]
+    word = _word(first)
+    if word in ("CREATE", "DROP"):
+        words = []
+        for token in tokens[1:5]:
+            words.append(_word(token))
+            if words[-1] == "TRIGGER":
+                raise NotSupportedError(f"triggers are not supported ({word} TRIGGER)",
+                                        position=token_position(first))
+            if words[-1] not in ("OR", "REPLACE", "TEMP", "TEMPORARY", "CONSTRAINT", "EVENT"):
+                break
+    elif word in ("INSERT", "UPDATE") and len(tokens) > 2 and _word(tokens[1]) == "OR":
+        conflict = _word(tokens[2])
+        if conflict in ("REPLACE", "IGNORE", "ABORT", "FAIL", "ROLLBACK"):
+            action = "DO NOTHING" if conflict == "IGNORE" else "DO UPDATE"
+            hint = f"; PostgreSQL writes INSERT ... ON CONFLICT (...) {action}" \
+                if word == "INSERT" else ""
+            raise NotSupportedError(
+                f"{word} OR {conflict} is not supported (it is SQLite syntax{hint})",
+                position=token_position(tokens[1]))
 
 
 def _near_token(token) -> ProgrammingError:
@@ -353,6 +407,7 @@ def _parse(sql: str) -> Parsed:
         tokens.pop()
     if not tokens:
         return Parsed(sql, "empty", None)
+    _refuse_sqlite_statements(tokens)
     for token in tokens:
         if token.token_type == TokenType.SEMICOLON:
             raise syntax_error("cannot execute more than one statement at a time "
@@ -432,16 +487,40 @@ def split_statements(text: str) -> list[str]:
     tokens = tokenize(text)
     statements = []
     start = None
-    for token in tokens:
+    trigger = False
+    for index, token in enumerate(tokens):
         if token.token_type == TokenType.SEMICOLON:
+            if trigger and not (index >= 2 and _word(tokens[index - 1]) == "END" and
+                                tokens[index - 2].token_type == TokenType.SEMICOLON):
+                continue          # inside SQLite's CREATE TRIGGER ... BEGIN ...; ...; END
             if start is not None:
                 statements.append(text[start:token.start].strip())
             start = None
+            trigger = False
         elif start is None:
             start = _statement_start(text, token)
+            trigger = _is_trigger_body(tokens, index)
     if start is not None:
         statements.append(text[start:].strip())
     return [statement for statement in statements if statement]
+
+
+def _is_trigger_body(tokens: list, index: int) -> bool:
+    """True at the start of ``CREATE [TEMP] TRIGGER ... BEGIN``: SQLite's trigger, whose body
+    holds statements ended by semicolons, up to ``; END``."""
+    if _word(tokens[index]) != "CREATE":
+        return False
+    words = [_word(token) for token in tokens[index + 1:index + 4]]
+    while words and words[0] in ("TEMP", "TEMPORARY"):
+        words.pop(0)
+    if not words or words[0] != "TRIGGER":
+        return False
+    for token in tokens[index + 1:]:
+        if token.token_type == TokenType.SEMICOLON:
+            return False
+        if _word(token) == "BEGIN":
+            return True
+    return False
 
 
 def _statement_start(text: str, token) -> int:

@@ -312,6 +312,7 @@ class Session:
             if if_exists:
                 return
             raise ProgrammingError(f'table "{name}" does not exist', sqlstate="42P01")
+        _refuse_if_depended_on(txn.catalog, "table", name)
         ctx = self.database.ctx
         store = self.database.catalog_store
         indexes = dict(txn.catalog.indexes)
@@ -320,10 +321,21 @@ class Session:
             store.remove(ctx, index)
             del indexes[index.name]
         BTree(self.database.pool, definition.root_page, definition.tree_id).destroy(ctx)
+        store.remove_serials(ctx, LatestView(self.database.pool), definition)
         store.remove(ctx, definition)
         tables = dict(txn.catalog.tables)
         del tables[name]
         self._replace_catalog(txn, tables=tables, indexes=indexes)
+
+    def next_serial(self, table: str, column: str, count: int = 1) -> int:
+        """The first of ``count`` new values of the SERIAL column ``table.column`` (values
+        are never handed out twice: a rollback does not give them back, as in PostgreSQL)."""
+        txn = self._writer_txn()
+        definition = txn.catalog.tables.get(table)
+        if definition is None:
+            raise ProgrammingError(f'relation "{table}" does not exist', sqlstate="42P01")
+        return self.database.catalog_store.next_serial(
+            self.database.ctx, LatestView(self.database.pool), definition, column, count)
 
     def create_index(self, name: str, table: str, columns: tuple[str, ...],
                      descending: tuple[bool, ...], *, unique: bool = False,
@@ -397,7 +409,18 @@ class Session:
             if if_exists:
                 return
             raise ProgrammingError(f'view "{name}" does not exist', sqlstate="42P01")
+        _refuse_if_depended_on(txn.catalog, "view", name)
         self.database.catalog_store.remove(self.database.ctx, view)
         views = dict(txn.catalog.views)
         del views[name]
         self._replace_catalog(txn, views=views)
+
+
+def _refuse_if_depended_on(catalog: Catalog, kind: str, name: str) -> None:
+    """A view's table or view stays while the view does (PostgreSQL's 2BP01; the frontend
+    reports it first, this guards other callers). DROP ... CASCADE is not supported."""
+    dependents = catalog.dependent_views(name)
+    if dependents:
+        raise InternalError(f"cannot drop {kind} {name} because other objects depend on it: "
+                            + ", ".join(f"view {view}" for view in dependents),
+                            sqlstate="2BP01")
