@@ -36,8 +36,8 @@ from aurora_lite.dbapi._pg import (
     AUTH_CLEARTEXT, AUTH_MD5, AUTH_OK, AUTH_SASL, AUTH_SASL_CONTINUE, AUTH_SASL_FINAL,
     MECHANISM, PROTOCOL_3_0, Bind, CancelRequest, Describe, Execute, FrameBuffer, Parse,
     PasswordData, ProtocolViolation, Query, SASLInitialResponse, ScramClient, StartupMessage,
-    Sync, Terminate, decode_backend, decode_data_row, encode, exception_from_fields, pgtypes,
-    to_numbered,
+    Sync, Terminate, decode_backend, decode_data_row, encode, exception_from_fields,
+    leading_keyword, pgtypes, to_numbered,
 )
 from aurora_lite.errors import InterfaceError, OperationalError, ProgrammingError
 
@@ -48,6 +48,9 @@ _SUPPORTED_PARAMETERS = (type(None), bool, int, float, decimal.Decimal, str, byt
 _BINARY_PARAMETER_OIDS = frozenset({pgtypes.BOOL, pgtypes.BYTEA, pgtypes.INT8, pgtypes.FLOAT8,
                                     pgtypes.DATE, pgtypes.TIMESTAMP})
 _SYNC = encode(Sync())
+# Statements that return rows: executemany refuses them before sending anything (as the
+# embedded driver does); others that turn out to return rows are refused after the fact.
+_ROW_KEYWORDS = frozenset({"SELECT", "VALUES", "TABLE", "SHOW", "EXPLAIN", "FETCH"})
 
 
 def parse_dsn(dsn: str) -> dict[str, Any]:
@@ -398,6 +401,14 @@ def _encode_parameters(values: list) -> tuple[tuple[int, ...], tuple[int, ...], 
     return tuple(oids), tuple(formats), tuple(encoded)
 
 
+def _check_operation(operation: Any, parameters: Any) -> None:
+    if not isinstance(operation, str):
+        raise ProgrammingError("the statement must be a string")
+    if parameters is not None and (not isinstance(parameters, (Sequence, Mapping))
+                                   or isinstance(parameters, (str, bytes, bytearray))):
+        raise ProgrammingError("parameters must be a sequence or a mapping")
+
+
 def _rowcount(tag: str) -> int:
     words = tag.split()
     if words and words[0] in ("INSERT", "UPDATE", "DELETE", "SELECT", "MERGE", "FETCH",
@@ -427,11 +438,7 @@ class Cursor:
     # -- PEP 249 -------------------------------------------------------------------------------
     def execute(self, operation: str, parameters: Sequence | Mapping | None = None) -> "Cursor":
         self._check()
-        if not isinstance(operation, str):
-            raise ProgrammingError("the statement must be a string")
-        if parameters is not None and (not isinstance(parameters, (Sequence, Mapping))
-                                       or isinstance(parameters, (str, bytes))):
-            raise ProgrammingError("parameters must be a sequence or a mapping")
+        _check_operation(operation, parameters)
         connection = self.connection
         connection._drain()
         self._reset()
@@ -451,30 +458,23 @@ class Cursor:
         return self
 
     def executemany(self, operation: str, seq_of_parameters) -> "Cursor":
-        """Runs the statement once per parameter set. With autocommit off the executions are
-        pipelined (one write, one Sync) inside the transaction; the first error stops the
-        rest, as it does one by one."""
+        """Runs the statement once per parameter set, atomically as a whole, as the embedded
+        driver does: the executions are pipelined (one write, one Sync), so outside a
+        transaction they are one implicit transaction of the server, and inside one (autocommit
+        off) they join it; the first error stops the rest and undoes the executions before it
+        (remotely, the transaction is then failed, until rolled back)."""
         self._check()
+        if isinstance(operation, str) and leading_keyword(operation) in _ROW_KEYWORDS:
+            raise ProgrammingError("executemany() cannot run a statement that returns rows",
+                                   sqlstate="42601")
         connection = self.connection
-        if connection.autocommit:
-            total, counted = 0, True
-            for parameters in seq_of_parameters:
-                self.execute(operation, parameters)
-                if self.description is not None:
-                    raise ProgrammingError("executemany() cannot run a statement that returns "
-                                           "rows")
-                if self.rowcount < 0:
-                    counted = False
-                else:
-                    total += self.rowcount
-            self.rowcount = total if counted else -1
-            return self
         connection._drain()
         self._reset()
         batch: list[bytes] = []
         parsed: dict[str, tuple[int, ...]] = {}
         executions = 0
         for parameters in seq_of_parameters:
+            _check_operation(operation, parameters)
             sql, values = to_numbered(operation, parameters)
             oids, formats, encoded = _encode_parameters(values)
             if parsed.get(sql) != oids:

@@ -11,7 +11,8 @@ parsed in aurora_lite.cli, which imports this module only to run them).
 ``--listen HOST:0`` that is how a script learns the port) and stops on SIGINT / SIGTERM.
 On a cluster directory it also serves the redo stream to read replicas (aurora_lite.replica;
 ``--replication-listen``, default 127.0.0.1 on a free port), prints ``replication on
-HOST:PORT`` and records both addresses in DIR/writer.json.
+HOST:PORT`` and records both addresses in DIR/writer.json; ``SHOW replicas`` and ``SHOW
+cluster_status`` (aurora_lite.server._backend) report that endpoint's replicas and the storage.
 """
 
 from __future__ import annotations
@@ -100,9 +101,11 @@ def run_serve(args: argparse.Namespace) -> int:
                 if not args.quiet:
                     print(f"aurora-lite serve: {note}", file=sys.stderr)
             replication = getattr(args, "replication_listen", None)
+            backend.sql_address = f"{host}:{bound}"
             if backend.on_cluster and replication is not None:
                 publishers.append(await trio.to_thread.run_sync(
                     _start_replication, backend, replication, f"{host}:{bound}"))
+                backend.publisher = publishers[0]       # for SHOW replicas / cluster_status
                 print(f"replication on {publishers[0].address}", flush=True)
             print(f"listening on {host}:{bound}", flush=True)
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

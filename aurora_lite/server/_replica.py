@@ -10,6 +10,10 @@ ReadOnlyError (SQLSTATE 25006) before anything runs. It answers a few statements
     SHOW replica_visibility   read_point, published_us, visible_us of recent read points
                               (the writer's publish time, the replica's visibility time)
     SHOW transaction_read_only / SHOW replica_role
+    SHOW cluster_status       one JSON text: role "replica", pid, directory, the writer it
+                              follows, its lag (after a promotion: the writer's, _backend)
+    SHOW replicas             refused on a replica (55000: the writer lists its replicas);
+                              after a promotion, the replicas following this new writer
 
 ``promote(timeout)`` makes this process the writer (the control endpoint's PROMOTE): it stops
 following, opens the writer (recovery fences the old one), starts the replication endpoint
@@ -35,7 +39,7 @@ from typing import Any
 
 from aurora_lite.errors import Error, ProgrammingError, ReadOnlyError
 from aurora_lite.exec import Result
-from aurora_lite.server._backend import EngineBackend
+from aurora_lite.server._backend import EngineBackend, show_result
 
 log = logging.getLogger("aurora_lite.server")
 
@@ -49,14 +53,7 @@ _WRITE_KINDS = {"insert": "INSERT", "update": "UPDATE", "delete": "DELETE", "cre
                 "drop": "DROP"}
 
 
-def _column(name: str, type_name: str) -> tuple:
-    return (name, type_name, None, None, None, None, False)
-
-
-def _rows(columns: tuple[tuple[str, str], ...], rows: list[tuple]) -> Result:
-    return Result(description=tuple(_column(name, kind) for name, kind in columns),
-                  rows=iter(rows), rowcount=len(rows), command_tag="SHOW",
-                  type_names=tuple(kind for _name, kind in columns))
+_rows = show_result
 
 
 class _FollowingSession:
@@ -126,6 +123,9 @@ class ReplicaBackend(EngineBackend):
     def execute(self, session, sql: str, params: tuple) -> Result:
         from aurora_lite import frontend
         session.follow_promotion()
+        answer = self.answered(sql)
+        if answer is not None:
+            return answer()
         if session.on_replica:
             result = self._replica_statement(sql)
             if result is not None:
@@ -136,9 +136,33 @@ class ReplicaBackend(EngineBackend):
 
     def prepare(self, session, sql: str, param_oids: tuple[int, ...]) -> int:
         session.follow_promotion()
+        if _SHOW.match(sql) or self.answered(sql) is not None:
+            return 0
         if session.on_replica:
             self._check_read_only(sql)
         return super().prepare(session, sql, param_oids)
+
+    def replica_rows(self) -> list[tuple]:
+        if self.database is None:
+            raise ProgrammingError("SHOW replicas: this server is a read replica; the writer "
+                                   f"it follows ({self.replica.writer}) lists the replicas",
+                                   sqlstate="55000")
+        return super().replica_rows()
+
+    def cluster_status(self) -> dict:
+        if self.database is not None:
+            status = super().cluster_status()
+            status["role"] = "writer (promoted)"
+            return status
+        from aurora_lite.replica import read_writer
+        replica = self.replica
+        recorded = read_writer(self.directory) or {}
+        writer = replica.writer or recorded.get("replication")
+        return {"role": "replica", "pid": os.getpid(),
+                "directory": os.path.abspath(self.directory), "sql": self.sql_address,
+                "writer": writer, "writer_sql": recorded.get("sql")
+                if recorded.get("replication") == writer else None,
+                "epoch": replica.epoch, "lag": replica.lag()}
 
     def _check_read_only(self, sql: str) -> None:
         from aurora_lite import frontend

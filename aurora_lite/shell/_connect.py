@@ -9,6 +9,9 @@ The shell never names a driver outside this module. aurora_lite connections are 
 the transaction state, as a psql session does. When a remote server asks for a password the URL
 does not give, a terminal session asks for it (as psql does) and connects again.
 
+When an embedded directory cannot be opened because a served writer holds it (``aurora-lite
+serve DIR``), ``served_writer_hint`` names the URL to use instead (from DIR/writer.json).
+
 The ``sqlite3`` kind exists for the shell's own tests (hidden option ``--driver sqlite3``): it
 opens ``shell.sqlite3`` in DIR and starts in a second instead of the engine's few.
 """
@@ -90,3 +93,21 @@ def open_connection(target: Target,
             or getpass.getuser()
         password = ask_password(f"Password for user {urllib.parse.unquote(user)}: ")
         return aurora_lite.connect(target.location, autocommit=True, password=password)
+
+
+def served_writer_hint(target: Target) -> str | None:
+    """For an embedded directory whose writer is another running process (DIR/writer.json:
+    ``aurora-lite serve DIR``), the line telling how to reach it over the wire; else None."""
+    if target.kind != "embedded":
+        return None
+    try:
+        from aurora_lite.replica import alive, read_writer
+
+        record = read_writer(target.location) or {}
+    except Exception:  # noqa: BLE001 - only a hint
+        return None
+    sql, pid = record.get("sql"), record.get("pid")
+    if not sql or pid == os.getpid() or not alive(pid):
+        return None
+    return (f"HINT:  the writer of this directory runs in process {pid} and serves SQL on "
+            f"{sql} (DIR/writer.json): aurora-lite shell postgresql://USER@{sql}/DBNAME")

@@ -155,7 +155,8 @@ COMMANDS: tuple[Command, ...] = (
             _mode),
     Command(("\\x",), "[on|off]", "expanded display (line mode) on or off", _expanded),
     Command(("\\i", ".read"), "FILE", "run the statements and commands in FILE", _read),
-    Command((".cluster",), "", "storage: segments, SCL per protection group, VDL", _cluster),
+    Command((".cluster",), "", "storage (segments, SCL per protection group, VDL) and "
+            "replicas (read point, lag)", _cluster),
     Command(("\\conninfo",), "", "what this shell is connected to", _conninfo),
     Command(("\\?", ".help"), "", "show this help", _help),
     Command(("\\q", ".quit", ".exit"), "", "leave the shell (so does Ctrl-D)", _quit),

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TextIO
 
-from aurora_lite.shell._connect import Target, open_connection
+from aurora_lite.shell._connect import Target, open_connection, served_writer_hint
 from aurora_lite.shell._executor import Executor
 from aurora_lite.shell._introspect import Introspector, introspector_for
 from aurora_lite.shell._meta import QUIT_COMMANDS, is_meta, run_meta
@@ -142,6 +142,9 @@ def run(target: Target, sources: Sequence[tuple[str, str]], *,
             lines = [f"ERROR:  {context}{exc.strerror or exc}{where}"]
         else:
             lines = Executor(None, stdout, stderr).error_lines(exc, context=context)
+        hint = served_writer_hint(target)
+        if hint is not None:
+            lines.append(hint)
         stderr.write("\n".join(lines) + "\n")
         return EXIT_USAGE
     executor = Executor(connection, stdout, stderr)

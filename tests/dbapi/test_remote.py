@@ -1,7 +1,9 @@
-"""The DB-API checks run twice: on the embedded driver and on the remote driver through
-``aurora-lite``'s wire server (a parametrised fixture). Where the two differ by design (an
-error inside a transaction: statement-level rollback embedded, a failed block remotely, as in
-PostgreSQL), the test checks what both guarantee and says so."""
+"""The DB-API checks run twice (the ``connect`` fixture of tests/dbapi/conftest.py): on the
+embedded driver and on the remote driver through an ``aurora-lite serve`` process, both
+through ``aurora_lite.connect``. Where the two differ by design (an error inside a
+transaction: statement-level rollback embedded, a failed block remotely, as in PostgreSQL),
+the test checks what both guarantee and says so. The remote-only tests at the end cover the
+connection forms (URL, keywords) and what only a server does."""
 
 from __future__ import annotations
 
@@ -13,60 +15,10 @@ import time
 
 import pytest
 
-from aurora_lite import dbapi, errors
+import aurora_lite
+from aurora_lite import errors
 from aurora_lite.dbapi import _remote
 from aurora_lite.dbapi._types import BINARY, DATETIME, NUMBER, STRING
-
-PASSWORD = "pw-✓"
-
-
-@pytest.fixture(scope="module")
-def remote_server(tmp_path_factory):
-    from aurora_lite.server import (
-        EngineBackend, Server, ServerConfig, ServerThread, UserStore, add_user,
-    )
-    directory = tmp_path_factory.mktemp("remote")
-    add_user(directory, "dbapi", PASSWORD, iterations=1024)
-    thread = ServerThread(Server(EngineBackend(directory, fsync=False),
-                                 ServerConfig(port=0), UserStore(directory)))
-    thread.start()
-    try:
-        yield thread
-    finally:
-        thread.stop(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def embedded_directory(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("embedded"))
-
-
-@pytest.fixture(params=["embedded", "remote"])
-def connect(request, embedded_directory):
-    """connect(autocommit=False) -> a PEP 249 connection in this test's mode."""
-    opened = []
-    if request.param == "remote":
-        port = request.getfixturevalue("remote_server").port
-
-        def make(autocommit: bool = False):
-            connection = _remote.connect(f"postgresql://dbapi:{PASSWORD}@127.0.0.1:{port}/db",
-                                         autocommit=autocommit)
-            opened.append(connection)
-            return connection
-    else:
-        def make(autocommit: bool = False):
-            connection = dbapi.connect(embedded_directory, autocommit=autocommit,
-                                       fsync=False)
-            opened.append(connection)
-            return connection
-    make.mode = request.param
-    yield make
-    for connection in opened:
-        try:
-            connection.close()
-        except errors.Error:
-            pass
-
 
 _names = itertools.count()
 
@@ -274,32 +226,139 @@ def test_interrupt(connect):
     assert cursor.execute("select 1").fetchall() == [(1,)]
 
 
+# -- the PEP 249 surface, in both modes -------------------------------------------------------
+EXCEPTIONS = {"Warning": Exception, "Error": Exception, "InterfaceError": "Error",
+              "DatabaseError": "Error", "DataError": "DatabaseError",
+              "OperationalError": "DatabaseError", "IntegrityError": "DatabaseError",
+              "InternalError": "DatabaseError", "ProgrammingError": "DatabaseError",
+              "NotSupportedError": "DatabaseError"}
+
+
+def test_module_globals_and_exception_classes(connect):
+    assert (aurora_lite.apilevel, aurora_lite.threadsafety, aurora_lite.paramstyle) == \
+        ("2.0", 1, "qmark")
+    connection = connect(autocommit=True)
+    for name, base in EXCEPTIONS.items():
+        cls = getattr(aurora_lite, name)
+        assert cls.__bases__ == ((base,) if isinstance(base, type)
+                                 else (getattr(aurora_lite, base),))
+        assert getattr(connection, name) is cls            # the optional extension
+    for sql, name in (("select * from nowhere", "ProgrammingError"),
+                      ("select 1 / 0", "DataError")):
+        with pytest.raises(connection.DatabaseError) as caught:
+            connection.cursor().execute(sql)
+        assert type(caught.value) is getattr(connection, name)
+    with pytest.raises(connection.ProgrammingError):
+        connection.cursor().execute(42)
+
+
+def test_cursor_attributes_and_methods(connect):
+    connection = connect(autocommit=True)
+    name = new_table(connection)
+    cursor = connection.cursor()
+    assert cursor.connection is connection
+    assert (cursor.description, cursor.rowcount, cursor.arraysize) == (None, -1, 1)
+    assert cursor.setinputsizes([int, str]) is None
+    assert cursor.setoutputsize(100) is None and cursor.setoutputsize(100, 0) is None
+    cursor.execute(f"insert into {name} values (?, ?), (?, ?), (?, ?)",
+                   (1, "a", 2, "b", 3, "c"))
+    assert (cursor.description, cursor.rowcount) == (None, 3)
+    assert cursor.lastrowid is None or isinstance(cursor.lastrowid, int)
+    cursor.execute(f"update {name} set v = v where id > ?", (1,))
+    assert cursor.rowcount == 2
+    cursor.execute(f"select id, v from {name} order by id")
+    assert [column[:2] for column in cursor.description] == [("id", "integer"), ("v", "text")]
+    assert all(len(column) == 7 for column in cursor.description)
+    assert cursor.fetchmany() == [(1, "a")]                # arraysize rows
+    cursor.arraysize = 5
+    assert cursor.fetchmany() == [(2, "b"), (3, "c")]
+    assert cursor.fetchmany() == [] and cursor.fetchone() is None and cursor.fetchall() == []
+    assert cursor.rowcount == 3
+    assert list(cursor.execute(f"select id from {name} where id < ? order by id", (3,))) == \
+        [(1,), (2,)]
+    cursor.close()
+    cursor.close()                                         # closing twice is harmless
+    for call in (lambda: cursor.execute("select 1"), cursor.fetchone, cursor.fetchall,
+                 lambda: cursor.executemany(f"insert into {name} values (?, ?)", [])):
+        with pytest.raises(errors.InterfaceError):
+            call()
+    connection.close()
+    connection.close()
+    with pytest.raises(errors.InterfaceError):
+        connection.cursor()
+    with pytest.raises(errors.InterfaceError):
+        connection.commit()
+
+
 # -- remote only -----------------------------------------------------------------------------
-def test_remote_connection_options(remote_server):
-    port = remote_server.port
-    keyword = _remote.connect(host="127.0.0.1", port=port, user="dbapi", password=PASSWORD,
-                              dbname="db", autocommit=True)
-    with keyword:
-        assert keyword.parameters["server_version"] == "15.0 (aurora_lite)"
-        assert keyword.transaction_status == "I"
+def test_public_connect_keyword_form(remote_options, remote_server):
+    """aurora_lite.connect(host=..., port=..., user=..., password=...): the remote driver."""
+    connection = aurora_lite.connect(**remote_options, dbname="db", autocommit=True)
+    with connection:
+        assert isinstance(connection, _remote.Connection)
+        assert (connection.host, connection.port, connection.user, connection.dbname) == \
+            ("127.0.0.1", remote_server.port, "dbapi", "db")
+        assert connection.parameters["server_version"] == "15.0 (aurora_lite)"
+        assert connection.parameters["application_name"] == "aurora_lite"
+        assert connection.transaction_status == "I"
+        name = new_table(connection)
+        connection.execute(f"insert into {name} values (?, ?)", (1, "kw"))
+        assert connection.execute(f"select v from {name}").fetchall() == [("kw",)]
+    assert connection.closed
+    # Without a dbname the user's name is the database name, as libpq does.
+    with aurora_lite.connect(**remote_options) as default:
+        assert default.dbname == "dbapi" and not default.autocommit
+        assert default.execute("select 1").fetchall() == [(1,)]
+    options = dict(remote_options)
     with pytest.raises(errors.OperationalError) as caught:
-        _remote.connect(host="127.0.0.1", port=port, user="dbapi", password="wrong")
+        aurora_lite.connect(**{**options, "password": "wrong"})
     assert caught.value.sqlstate == "28P01"
     with pytest.raises(errors.OperationalError) as caught:
-        _remote.connect(host="127.0.0.1", port=port, user="dbapi")
+        aurora_lite.connect(**{**options, "password": None})
+    assert caught.value.sqlstate == "28P01" and "no password given" in str(caught.value)
+    with pytest.raises(errors.InterfaceError) as caught:
+        aurora_lite.connect(**options, sslmode="require")
+    assert "unknown connect() option(s): sslmode" in str(caught.value)
+    with pytest.raises(errors.OperationalError) as caught:
+        aurora_lite.connect(**{**options, "port": _free_port()}, connect_timeout=2)
+    assert caught.value.sqlstate == "08001"
+
+
+def test_public_connect_url_form(remote_url, remote_options, remote_server):
+    """aurora_lite.connect("postgresql://user:password@host:port/dbname"), and keywords
+    overriding what the URL says."""
+    connection = aurora_lite.connect(remote_url, autocommit=True)
+    with connection:
+        assert isinstance(connection, _remote.Connection)
+        assert (connection.user, connection.dbname) == ("dbapi", "db")
+        assert connection.execute("select ?", ("url",)).fetchall() == [("url",)]
+    with aurora_lite.connect(remote_url.replace("postgresql://", "postgres://")) as other:
+        assert other.execute("select 2").fetchall() == [(2,)]
+    without_password = f"postgresql://dbapi@127.0.0.1:{remote_server.port}/db"
+    with pytest.raises(errors.OperationalError) as caught:
+        aurora_lite.connect(without_password)
     assert caught.value.sqlstate == "28P01"
+    with aurora_lite.connect(without_password, password=remote_options["password"]) as keyword:
+        assert keyword.execute("select 3").fetchall() == [(3,)]
+    query = f"{remote_url}?application_name=urltest&connect_timeout=5"
+    with aurora_lite.connect(query, autocommit=True) as named:
+        assert named.parameters["application_name"] == "urltest"
     with pytest.raises(errors.InterfaceError):
-        _remote.connect("mysql://x@y/z")
-    with pytest.raises(errors.InterfaceError):
-        _remote.connect(host="127.0.0.1", port=port, pool_pages=3)
+        aurora_lite.connect(f"{remote_url}?sslmode=require")   # an option it does not know
     assert _remote.parse_dsn("postgresql://a%40b:p%3Aw@h:7/d%20b?connect_timeout=3") == {
         "user": "a@b", "password": "p:w", "host": "h", "port": 7, "dbname": "d b",
         "connect_timeout": 3.0}
 
 
-def test_remote_failed_block_semantics(remote_server):
-    connection = _remote.connect(host="127.0.0.1", port=remote_server.port, user="dbapi",
-                                 password=PASSWORD)
+def _free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_remote_failed_block_semantics(remote_options):
+    connection = aurora_lite.connect(**remote_options)
     with connection:
         cursor = connection.cursor()
         with pytest.raises(errors.DataError):

@@ -3,6 +3,7 @@ read back from stdout), stop by PID (SIGTERM, then SIGKILL), every wait bounded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
@@ -65,8 +66,9 @@ class ServeProcess:
         return process.returncode
 
 
-@pytest.fixture
-def serve():
+@contextlib.contextmanager
+def serving():
+    """start(directory, *extra) -> a listening ServeProcess; all are stopped at the end."""
     started: list[ServeProcess] = []
 
     def start(directory, *extra: str) -> ServeProcess:
@@ -75,6 +77,21 @@ def serve():
         process.wait_listening()
         return process
 
-    yield start
-    for process in started:
-        process.stop()
+    try:
+        yield start
+    finally:
+        for process in started:
+            process.stop()
+
+
+@pytest.fixture
+def serve():
+    with serving() as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def serve_module():
+    """``serve`` for a module's tests that share one server process."""
+    with serving() as start:
+        yield start

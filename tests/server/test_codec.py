@@ -158,9 +158,13 @@ VALUES = [
     (pgtypes.INT4, [0, 2**31 - 1, -2**31]),
     (pgtypes.INT2, [0, 32767, -32768]),
     (pgtypes.FLOAT8, [0.0, 1.5, -2.25e-300, 1e300, math.inf, -math.inf, 0.1, 123456789.125]),
+    # float4: values binary32 holds exactly (0.1 as binary32 is 0.10000000149011612).
+    (pgtypes.FLOAT4, [0.0, 1.5, -2.25, 0.10000000149011612, 3.4028234663852886e38,
+                      -1.401298464324817e-45, math.inf, -math.inf]),
     (pgtypes.BOOL, [True, False]),
     (pgtypes.BYTEA, [b"", b"\x00\xff\\x", bytes(range(256))]),
     (pgtypes.TEXT, ["", "hello", "ünïcödé ✓", "a\nb"]),
+    (pgtypes.VARCHAR, ["", "varchar", "ünïcödé ✓", "a\nb 'q'"]),
     (pgtypes.DATE, [datetime.date(2000, 1, 1), datetime.date(1, 1, 1),
                     datetime.date(9999, 12, 31), datetime.date(2024, 2, 29)]),
     (pgtypes.TIMESTAMP, [datetime.datetime(2000, 1, 1), datetime.datetime(1999, 12, 31, 23, 59,
@@ -181,9 +185,22 @@ def test_type_round_trip(oid, values, format_code):
 
 
 def test_nan_round_trips():
-    for format_code in (0, 1):
-        data = pgtypes.encoder(pgtypes.FLOAT8, format_code)(math.nan)
-        assert math.isnan(pgtypes.decoder(pgtypes.FLOAT8, format_code)(data))
+    for oid in (pgtypes.FLOAT8, pgtypes.FLOAT4):
+        for format_code in (0, 1):
+            data = pgtypes.encoder(oid, format_code)(math.nan)
+            assert math.isnan(pgtypes.decoder(oid, format_code)(data))
+
+
+def test_float4_text_reads_as_binary32_like_the_binary_form():
+    # PostgreSQL's float4in rounds to binary32: a text and a binary float4 parameter agree.
+    for text in (b"0.1", b"1.1", b"-3.3e-7", b"16777217", b"3.4028235e38"):
+        binary = struct.pack(">f", float(text))
+        assert pgtypes.decoder(pgtypes.FLOAT4)(text) == \
+            pgtypes.decoder(pgtypes.FLOAT4, 1)(binary) == struct.unpack(">f", binary)[0]
+    assert pgtypes.decoder(pgtypes.FLOAT4)(b"0.1") != 0.1
+    assert pgtypes.decoder(pgtypes.FLOAT4, 1)(b"\x3f\xc0\x00\x00") == 1.5
+    assert pgtypes.encoder(pgtypes.FLOAT4, 1)(1.5) == b"\x3f\xc0\x00\x00"
+    assert pgtypes.decoder(pgtypes.VARCHAR, 1)("ü".encode()) == "ü"
 
 
 @seed(SEED)
@@ -234,7 +251,9 @@ def test_decoders_accept_postgresql_spellings():
     (pgtypes.INT8, b"12x", "22P02"), (pgtypes.INT2, b"40000", "22003"),
     (pgtypes.BOOL, b"maybe", "22P02"), (pgtypes.DATE, b"2024-13-01", "22P02"),
     (pgtypes.FLOAT8, b"1_0", "22P02"), (pgtypes.TEXT, b"\xff", "22021"),
-    (pgtypes.BYTEA, b"\\xzz", "22P02"),
+    (pgtypes.BYTEA, b"\\xzz", "22P02"), (pgtypes.FLOAT4, b"1e39", "22003"),
+    (pgtypes.FLOAT4, b"1e-50", "22003"), (pgtypes.FLOAT4, b"one", "22P02"),
+    (pgtypes.VARCHAR, b"\xc3", "22021"),
 ])
 def test_bad_text_values(oid, data, state):
     with pytest.raises(errors.DataError) as caught:
@@ -244,6 +263,7 @@ def test_bad_text_values(oid, data, state):
 
 @pytest.mark.parametrize("oid,data", [(pgtypes.INT8, b"\x00" * 7), (pgtypes.BOOL, b""),
                                       (pgtypes.FLOAT8, b"\x00" * 4),
+                                      (pgtypes.FLOAT4, b"\x00" * 8),
                                       (pgtypes.NUMERIC, b"\x00\x05")])
 def test_bad_binary_values(oid, data):
     with pytest.raises(errors.DataError) as caught:

@@ -475,6 +475,71 @@ def test_max_connections(make_stub_server):
     assert server.statistics()["connections_rejected"] == 1
 
 
+def test_max_prepared_statements_per_connection(make_stub_server):
+    server, _ = make_stub_server(max_prepared_statements=3)
+    client, _ = connect(server)
+    with client:
+        client.send(Parse("s1", "rows 1", ()), Parse("s2", "rows 2", ()),
+                    Parse("s3", "rows 3", ()), Parse("s4", "rows 4", ()),
+                    Bind("", "s1", (), (), ()), Execute("", 0), Sync())
+        messages = client.until_ready()
+        # The fourth is refused (54000, program_limit_exceeded); the rest of the group is
+        # skipped up to the Sync, and the connection is idle and usable.
+        assert kinds(messages) == ["ParseComplete"] * 3 + ["ErrorResponse", "ReadyForQuery"]
+        assert errors_of(messages) == ["54000"] and messages[-1].status == "I"
+        assert "too many prepared statements" in messages[3].get("M")
+        # The three kept statements still run; closing one makes room for another.
+        client.send(Bind("", "s3", (), (), ()), Execute("", 0), Close("S", "s1"),
+                    Parse("s4", "rows 4", ()), Bind("", "s4", (), (), ()), Execute("", 0),
+                    Sync())
+        messages = client.until_ready()
+        assert errors_of(messages) == []
+        assert [m.tag for m in messages if type(m).__name__ == "CommandComplete"] == \
+            ["SELECT 3", "SELECT 4"]
+        assert errors_of(query(client, "rows 2")) == []
+        client.send(Parse("s5", "rows 1", ()), Sync())
+        assert errors_of(client.until_ready()) == ["54000"]
+    assert errors_of(query(connect(server)[0], "rows 1")) == []   # per connection
+
+
+def test_max_portals_per_connection(make_stub_server):
+    server, _ = make_stub_server(max_portals=2)
+    client, _ = connect(server)
+    with client:
+        client.send(Parse("s", "rows 5", ()), Bind("p1", "s", (), (), ()),
+                    Bind("p2", "s", (), (), ()), Bind("p3", "s", (), (), ()),
+                    Execute("p1", 0), Sync())
+        messages = client.until_ready()
+        assert kinds(messages) == ["ParseComplete", "BindComplete", "BindComplete",
+                                   "ErrorResponse", "ReadyForQuery"]
+        assert errors_of(messages) == ["54000"] and messages[-1].status == "I"
+        assert "too many portals" in messages[3].get("M")
+        # Outside a transaction the portals ended at the Sync: two fit again.
+        client.send(Bind("p1", "s", (), (), ()), Bind("p2", "s", (), (), ()),
+                    Execute("p1", 2), Execute("p2", 0), Sync())
+        messages = client.until_ready()
+        assert errors_of(messages) == []
+        assert kinds(messages) == ["BindComplete", "BindComplete", "DataRow", "DataRow",
+                                   "PortalSuspended"] + ["DataRow"] * 5 + \
+            ["CommandComplete", "ReadyForQuery"]
+        # In a transaction portals outlive the Sync (until the transaction ends); closing
+        # one frees its place.
+        query(client, "begin")
+        client.send(Bind("a", "s", (), (), ()), Bind("b", "s", (), (), ()), Sync())
+        assert errors_of(client.until_ready()) == []
+        client.send(Close("P", "a"), Bind("c", "s", (), (), ()), Sync())
+        messages = client.until_ready()
+        assert errors_of(messages) == [] and messages[-1].status == "T"
+        client.send(Bind("d", "s", (), (), ()), Sync())
+        messages = client.until_ready()
+        assert errors_of(messages) == ["54000"] and messages[-1].status == "E"
+        query(client, "rollback")
+        client.send(Bind("d", "s", (), (), ()), Execute("d", 1), Sync())
+        messages = client.until_ready()
+        assert errors_of(messages) == [] and messages[-1].status == "I"
+        assert errors_of(query(client, "rows 1")) == []
+
+
 def test_unknown_message_type_is_fatal_and_others_go_on(stub_server):
     server, _ = stub_server
     client, _ = connect(server)
@@ -584,8 +649,18 @@ def test_sql_cursors(stub_server):
         assert query(client, "FETCH NEXT FROM c")[-2].tag == "FETCH 0"
         assert errors_of(query(client, "DECLARE c CURSOR FOR select 1")) == ["42P03"]
         query(client, "ROLLBACK")
-        assert query(client, "CLOSE c; COMMIT")[-1].status == "I" or True
+        # The cursor ended with its transaction: CLOSE fails, the rest of the Query is
+        # skipped, and the connection is idle again.
+        messages = query(client, "CLOSE c; COMMIT")
+        assert kinds(messages) == ["ErrorResponse", "ReadyForQuery"]
+        assert errors_of(messages) == ["34000"] and messages[-1].status == "I"
         assert errors_of(query(client, "FETCH 1 FROM c")) == ["34000"]
+        # CLOSE of an open cursor inside a transaction, then COMMIT.
+        messages = query(client, "BEGIN; DECLARE d CURSOR FOR select 2; CLOSE d; COMMIT")
+        assert [m.tag for m in messages if type(m).__name__ == "CommandComplete"] == \
+            ["BEGIN", "DECLARE CURSOR", "CLOSE CURSOR", "COMMIT"]
+        assert messages[-1].status == "I"
+        assert errors_of(query(client, "FETCH 1 FROM d")) == ["34000"]
         # WITH HOLD outlives the transaction; the protocol can Describe it as a portal.
         query(client, "DECLARE h BINARY CURSOR WITH HOLD FOR select 3")
         client.send(Describe("P", "h"), Execute("h", 1), Sync())

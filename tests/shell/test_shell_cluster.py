@@ -2,7 +2,8 @@
 ``aurora-lite shell DIR`` (six real storage node processes, started like ``aurora-lite cluster
 start DIR`` and stopped here): every segment with its node, pid, address, up and SCL per
 protection group, the writer's link to it, and the writer's VDL - also with one node killed.
-(The local-volume view is in test_shell_meta.py, the remote one in test_shell_remote.py.)"""
+(The local-volume view is in test_shell_meta.py, the remote one in test_shell_remote.py,
+the replicas in test_shell_replicas.py.)"""
 
 import io
 
@@ -75,7 +76,10 @@ def test_cluster_view_shows_each_segment_and_the_writer(cluster, tmp_path):
         assert address == cluster.node_process(int(node)).info.address
         assert (up, link) == ("t", "connected")
         assert scl.startswith("0:") and int(scl[2:]) >= vdl > 0
-    assert "Replicas: not shown yet" in first
+    # No replication endpoint runs for the directory (no DIR/writer.json): no replicas.
+    assert first.rstrip().endswith(
+        f"Replicas: none connected (no replication endpoint runs for {directory}: "
+        "`aurora-lite serve DIR` or aurora_lite.replica.start_publisher starts one)")
 
     # Node 3 was killed: the writer goes on with five, the view shows the sixth down.
     _, rows = _segment_rows(second)

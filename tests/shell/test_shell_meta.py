@@ -161,7 +161,8 @@ def test_conninfo_and_cluster_view_of_a_local_volume(db):
     vdl = int(lines[4].split("|")[0])
     assert vdl > 0
     assert f"Writer: VDL {vdl}, read point {vdl}" in out
-    assert "Replicas: not shown yet (replica lag will be listed here)" in out
+    assert lines[-1] == ("Replicas: none connected (a local volume serves no read replicas: "
+                         "replicas read the storage cluster)")
 
 
 def test_a_failing_meta_command_is_an_error_line_not_a_traceback(db, monkeypatch):

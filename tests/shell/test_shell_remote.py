@@ -2,8 +2,10 @@
 --auth trust on a free port, stopped by PID): statements, meta-commands over the wire, errors
 with their caret, and Ctrl-C (SIGINT) cancelling a long statement with a CancelRequest."""
 
+import dataclasses
 import os
 import pathlib
+import re
 import select
 import signal
 import subprocess
@@ -45,8 +47,15 @@ class PipeReader:
         return self.text
 
 
+@dataclasses.dataclass(frozen=True)
+class Served:
+    url: str
+    pid: int
+    directory: str
+
+
 @pytest.fixture(scope="module")
-def url(tmp_path_factory):
+def served(tmp_path_factory):
     directory = tmp_path_factory.mktemp("served")
     server = subprocess.Popen(
         [sys.executable, "-m", "aurora_lite", "serve", str(directory / "data"), "--auth",
@@ -56,7 +65,8 @@ def url(tmp_path_factory):
         text = PipeReader(server.stdout).read_until("\n", TIMEOUT)
         assert text.startswith("listening on "), text
         port = int(text.strip().rsplit(":", 1)[1])
-        yield f"postgresql://tester@127.0.0.1:{port}/db"
+        yield Served(f"postgresql://tester@127.0.0.1:{port}/db", server.pid,
+                     str(directory / "data"))
     finally:
         if server.poll() is None:
             os.kill(server.pid, signal.SIGTERM)
@@ -69,13 +79,19 @@ def url(tmp_path_factory):
         server.stderr.close()
 
 
+@pytest.fixture
+def url(served):
+    return served.url
+
+
 def shell(url, tmp_path, *args, stdin=""):
     return subprocess.run([sys.executable, "-m", "aurora_lite", "shell", url, *args],
                           input=stdin, capture_output=True, text=True, timeout=TIMEOUT,
                           cwd=tmp_path, env=_env())
 
 
-def test_a_remote_session_through_a_pipe(url, tmp_path):
+def test_a_remote_session_through_a_pipe(served, tmp_path):
+    url = served.url
     proc = shell(url, tmp_path, stdin=(
         "CREATE TABLE remote_t (a INTEGER PRIMARY KEY, b TEXT);\n"
         "INSERT INTO remote_t VALUES (1, 'x'), (2, NULL);\n"
@@ -87,7 +103,8 @@ def test_a_remote_session_through_a_pipe(url, tmp_path):
         "\\conninfo\n"
         ".cluster\n"))
     assert proc.returncode == 1  # one statement failed
-    assert proc.stdout == (
+    before, cluster = proc.stdout.split(f"Connected to the server at {url}: ")
+    assert before == (
         "CREATE TABLE\nINSERT 0 2\n"
         " a | b\n---+---\n 1 | x\n 2 |\n(2 rows)\n\n"
         'Table "remote_t"\n Column |  Type\n--------+---------\n'
@@ -95,10 +112,18 @@ def test_a_remote_session_through_a_pipe(url, tmp_path):
         "(only names and types: this connection offers no catalog for nullability, defaults "
         "and indexes)\n"
         "Output mode is csv.\na,b\n1,x\n2,\n"
-        f"You are connected to the server at {url}.\n"
-        f"Connected to the server at {url}.\n"
-        "The storage tier is the server's: run `aurora-lite cluster status DIR` (or "
-        "`aurora-lite shell DIR` with the server stopped) on its data directory.\n")
+        f"You are connected to the server at {url}.\n")
+    # .cluster over the wire (SHOW cluster_status): the served writer, on a local volume
+    # (the suite's storage), so no storage nodes and no replicas; csv mode applies.
+    lines = cluster.splitlines()
+    assert lines[0] == f"the writer (pid {served.pid}, data directory {served.directory})."
+    assert lines[1] == (f"Storage: local volume in {served.directory} (one segment store "
+                        "inside the writer's process: no storage nodes, no quorum)")
+    assert lines[2] == "VDL,SCL,materialized LSN,epoch,log records,log bytes,fsyncs"
+    vdl = int(lines[3].split(",")[0])
+    assert vdl > 0 and int(lines[3].split(",")[1]) >= vdl
+    assert re.fullmatch(rf"Writer: VDL {vdl}, read point {vdl}, commits \d+", lines[4])
+    assert lines[5:] == ["Replicas: none connected (a local volume serves no read replicas)"]
     assert proc.stderr == ('ERROR:  column "nosuch" does not exist (SQLSTATE 42703)\n'
                            "LINE 2:   FROM remote_t WHERE nosuch = 1\n"
                            "                              ^\n")

@@ -13,6 +13,7 @@ call. The encodings are those of PostgreSQL 15 (docs/formats/pgwire.md lists the
     23    int4       decimal                             int32 big-endian
     25    text       UTF-8                               UTF-8
     700   float4     shortest round-trip, Infinity, NaN  IEEE 754 binary32 big-endian
+                     (text is read rounded to binary32, as float4in does)
     701   float8     shortest round-trip, Infinity, NaN  IEEE 754 binary64 big-endian
     1082  date       YYYY-MM-DD                          int32 days since 2000-01-01
     1114  timestamp  YYYY-MM-DD HH:MM:SS[.ffffff]        int64 microseconds since 2000-01-01
@@ -314,6 +315,20 @@ def _parse_float(data: bytes) -> float:
         raise _bad_text("double precision", data) from None
 
 
+def _parse_float4(data: bytes) -> float:
+    """A float4 in text: read as PostgreSQL's float4in does, rounded to binary32 (so a text
+    and a binary float4 parameter give the same value); beyond binary32's range is 22003."""
+    value = _parse_float(data)
+    try:
+        rounded = _FLOAT4.unpack(_FLOAT4.pack(value))[0]
+    except OverflowError:
+        rounded = 0.0
+    if rounded == 0.0 and value != 0.0:     # beyond the range, or below the smallest
+        raise DataError(f'"{_text(data).strip()}" is out of range for type real',
+                        sqlstate="22003")
+    return rounded
+
+
 def _parse_numeric(data: bytes) -> int | float:
     text = _text(data).strip()
     try:
@@ -450,7 +465,7 @@ def _binary_numeric_decode(data: bytes) -> int | float:
 
 _TEXT_DECODERS: dict[int, Callable[[bytes], Any]] = {
     BOOL: _parse_bool, BYTEA: _parse_bytea, INT8: _parse_int(INT8), INT2: _parse_int(INT2),
-    INT4: _parse_int(INT4), OID: _parse_int(OID), FLOAT4: _parse_float, FLOAT8: _parse_float,
+    INT4: _parse_int(INT4), OID: _parse_int(OID), FLOAT4: _parse_float4, FLOAT8: _parse_float,
     NUMERIC: _parse_numeric, DATE: _parse_date, TIME: _parse_time, TIMESTAMP: _parse_timestamp,
     TIMESTAMPTZ: _parse_timestamp,
 }
