@@ -174,6 +174,9 @@ def _unterminated(sql: str, quote: str) -> int | None:
         index = end + len(quote)
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _rewrite_parameters(sql: str, tokens: list, parsed: Parsed) -> str:
     """Replace ``?`` and ``:name`` by ``$n``; record the style and count on ``parsed``."""
     pieces = []
@@ -196,8 +199,9 @@ def _rewrite_parameters(sql: str, tokens: list, parsed: Parsed) -> str:
             end = token.end
         elif kind == TokenType.COLON and index + 1 < len(tokens) and \
                 tokens[index + 1].start == token.end + 1 and \
-                tokens[index + 1].token_type in (TokenType.VAR, TokenType.IDENTIFIER) or \
+                _NAME.fullmatch(tokens[index + 1].text) is not None or \
                 kind == TokenType.PLACEHOLDER and token.text.startswith(":"):
+            # ``:name`` - also when the name is a keyword (``:date``, ``:type``, ``:limit``).
             if kind == TokenType.COLON:
                 name_token = tokens[index + 1]
                 skip_next = True

@@ -113,11 +113,7 @@ def test_named_parameters_are_accepted(cursor):
         cursor.execute("SELECT 1 FROM t WHERE id = :low", (1,))       # a sequence for :name
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "frontend/_parse.py _rewrite_parameters takes ':word' as a parameter only when sqlglot "
-    "tokenizes the word as VAR/IDENTIFIER; names that are keywords to sqlglot (name, text, "
-    "date, type, limit, table, filter, ...) give NotSupportedError 'this placeholder form'"))
-@pytest.mark.parametrize("word", ["name", "date", "type", "limit"])
+@pytest.mark.parametrize("word", ["name", "date", "type", "limit", "table", "filter", "text"])
 def test_named_parameters_may_be_called_like_keywords(cursor, word):
     cursor.execute(f"SELECT id FROM t WHERE name = :{word}", {word: "n3"})
     assert cursor.fetchall() == [(3,)]
