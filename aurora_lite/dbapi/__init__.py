@@ -31,6 +31,8 @@ threadsafety = 1
 paramstyle = "qmark"
 
 DEFAULT_DIRECTORY = "aurora-data"
+# Any of these makes connect() a server connection (host defaults to localhost, as in libpq).
+_REMOTE_KEYWORDS = frozenset({"host", "port", "user", "password", "dbname"})
 
 
 def connect(database: str | os.PathLike | None = None, *, autocommit: bool = False,
@@ -50,7 +52,14 @@ def connect(database: str | os.PathLike | None = None, *, autocommit: bool = Fal
     ``aurora-lite serve`` server (or any PostgreSQL server) over the wire protocol.
     """
     if (isinstance(database, str) and database.startswith(("postgresql://", "postgres://"))) \
-            or "host" in options:
+            or _REMOTE_KEYWORDS.intersection(options):
+        embedded_only = [name for name, value, default in (
+            ("pool_pages", pool_pages, None), ("fsync", fsync, True),
+            ("lock_timeout", lock_timeout, None), ("commit_timeout", commit_timeout, None),
+            ("storage", storage, None)) if value != default]
+        if embedded_only:
+            raise InterfaceError(f"connect() option(s) {', '.join(embedded_only)} apply to an "
+                                 f"embedded database directory, not to a server connection")
         from aurora_lite.dbapi import _remote
         return _remote.connect(database, autocommit=autocommit, **options)
     if database is None:
