@@ -27,11 +27,13 @@ moves to a writer session at its next statement outside a transaction.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -295,7 +297,12 @@ def run_replica(args: argparse.Namespace) -> int:
     data = args.data or directory
     os.makedirs(data, exist_ok=True)
     writer = format_address(*args.writer) if args.writer else None
-    replica = Replica(cluster, writer=writer, name=f"{host}:{port}",
+    if port == 0:
+        # The replica names itself to the writer by its SQL address before it listens: pick
+        # the port now, so the writer (and `.cluster`, SHOW replicas) shows a usable address.
+        port = _free_port(host)
+        config = dataclasses.replace(config, port=port)
+    replica = Replica(cluster, writer=writer, name=format_address(host, port),
                       pool_pages=args.pool_pages)
     backend = ReplicaBackend(replica, replication_host=host)
     server = Server(backend, config, UserStore(data))
@@ -352,3 +359,10 @@ def run_replica(args: argparse.Namespace) -> int:
 
 
 __all__ = ["ReplicaBackend", "run_replica"]
+
+
+def _free_port(host: str) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
