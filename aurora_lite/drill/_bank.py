@@ -12,6 +12,11 @@ clients follow a failover) and reports every outcome to the ``Checker``. Each re
 reads one target (the writer or a replica) in a single statement - one read point - and
 checks S1-S3 (``_checker``). Threads are daemons and stop when ``stop`` is set; every wait on
 the network is bounded by the server's own timeouts and the join timeout of ``Workload.stop``.
+
+Test-only (``split_gap``, set by the drill's fault injection, never otherwise):
+``split_one_transfer()`` makes client 1 commit its next transfer as two transactions,
+``split_gap`` seconds apart - the debit, then the credit and the ledger row - so that readers
+see a partial transfer, which the checker must report.
 """
 
 from __future__ import annotations
@@ -76,7 +81,7 @@ class Workload:
     def __init__(self, checker: Checker, *, seed: int, clients: int, accounts: int,
                  writer_address: Callable[[], str | None],
                  readers: dict[str, Callable[[], str | None]], read_interval: float = 0.1,
-                 think_time: float = 0.0) -> None:
+                 think_time: float = 0.0, split_gap: float | None = None) -> None:
         self.checker = checker
         self.seed = seed
         self.clients = clients
@@ -89,6 +94,9 @@ class Workload:
         self._ids_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.split_gap = split_gap
+        self._split = threading.Event()
+        self.split_done = threading.Event()
 
     def start(self) -> "Workload":
         for client in range(1, self.clients + 1):
@@ -111,6 +119,12 @@ class Workload:
             thread.join(max(0.0, deadline - time.monotonic()))
         return [thread.name for thread in self._threads if thread.is_alive()]
 
+    def split_one_transfer(self) -> None:
+        """Test-only: client 1's next transfer is committed in two halves (module docstring)."""
+        if self.split_gap is None:
+            raise RuntimeError("this workload was not made with a split_gap (test-only)")
+        self._split.set()
+
     def _next_id(self) -> int:
         with self._ids_lock:
             return next(self._ids)
@@ -131,7 +145,11 @@ class Workload:
                     continue
             src, dst = rng.sample(range(1, self.accounts + 1), 2)
             transfer = Transfer(self._next_id(), client, src, dst, rng.randint(1, 100))
-            if not self._transfer(connection, transfer):
+            if client == 1 and self._split.is_set() and not self.split_done.is_set():
+                transfer_ok = self._split_transfer(connection, transfer)
+            else:
+                transfer_ok = self._transfer(connection, transfer)
+            if not transfer_ok:
                 close_quietly(connection)
                 connection = None
                 self._stop.wait(RETRY_DELAY)
@@ -167,6 +185,34 @@ class Workload:
             return False
         checker.acknowledged(transfer)
         return True
+
+    def _split_transfer(self, connection, transfer: Transfer) -> bool:
+        """Test-only: the debit commits alone; the credit and the ledger row ``split_gap``
+        seconds later. Readers in between see money missing (S1) and an account update
+        without its ledger row (S2)."""
+        checker = self.checker
+        checker.begin(transfer)
+        try:
+            try:
+                connection.execute("UPDATE accounts SET balance = balance - ?, ops = ops + 1 "
+                                   "WHERE id = ?", (transfer.amount, transfer.src))
+                connection.commit()
+                self._stop.wait(self.split_gap)
+                connection.execute("UPDATE accounts SET balance = balance + ?, ops = ops + 1, "
+                                   "received = received + ? WHERE id = ?",
+                                   (transfer.amount, transfer.amount, transfer.dst))
+                connection.execute("INSERT INTO ledger VALUES (?, ?, ?, ?, ?)",
+                                   (transfer.id, transfer.src, transfer.dst, transfer.amount,
+                                    transfer.client))
+                checker.sending_commit(transfer)
+                connection.commit()
+            except Error as error:
+                checker.in_doubt(transfer, _describe(error))
+                return False
+            checker.acknowledged(transfer)
+            return True
+        finally:
+            self.split_done.set()
 
     # -- readers -------------------------------------------------------------------------------
     def _reader(self, spec: tuple[str, Callable[[], str | None]]) -> None:

@@ -10,8 +10,9 @@ Steps (each a method below, in this order; each ends with a verdict, its time an
  6. corrupt    flip a bit in a record of a live node's hot log: scrub finds it, the range is
                cut out and refetched from peers (SCL back), a later scrub pass is clean
  7. failover   kill -9 the writer; ``aurora-lite failover DIR --replica R1``; time from the
-               kill to the first acknowledged transfer; every acknowledged transfer present;
-               the other replica follows the new writer
+               kill to the first acknowledged transfer, against issue 6's target of 5 s, and
+               where it went (the command's start, promotion, clients finding the new
+               writer); every acknowledged transfer present; the other replica follows it
  8. restore    ``aurora-lite restore --to-time T`` (T taken before the writer was killed);
                the restored volume holds exactly the transfers committed by T
  9. verify     stop the workload; the whole state on the writer and the replicas: every
@@ -21,6 +22,13 @@ Steps (each a method below, in this order; each ends with a verdict, its time an
 Readers check S1-S3 (``_checker``) continuously on the writer and both replicas; a violation
 anywhere fails the step it happened in. Random choices (victim nodes, the damaged record,
 amounts) come from ``--seed``.
+
+Test-only fault injection (``Settings.fault``; on the command line only through the environment
+variable ``AURORA_LITE_DRILL_TEST_FAULT``, which exists for tests/drill and nothing else): with
+``split-transfer``, once every target has been read, one transfer is committed as two
+transactions a second apart (the debit, then the credit and the ledger row), so every reader
+sees a partial transfer; the start step must then fail naming the violation, and the drill
+stop with exit status 1. The report's first lines say that a fault was injected.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from aurora_lite.drill._bank import (
     Workload, close_quietly, connect, create_schema, read_state,
 )
 from aurora_lite.drill._checker import Checker
+from aurora_lite.drill._load import CpuWindow, load_average
 from aurora_lite.drill._processes import Deployment
 from aurora_lite.drill._report import FAIL, Report, StepResult
 from aurora_lite.errors import Error
@@ -47,6 +56,10 @@ from aurora_lite.redo import RECORD_HEADER, RecordType
 from aurora_lite.replica import alive, read_writer
 
 LOG_HEADER_SIZE = 32          # docs/formats/segment.md: the hot log file header
+FAILOVER_TARGET_S = 5.0       # issue 6: the writer's death -> the first accepted write
+QUICK_LOADED_BOUND_S = 10.0   # --quick only, and only when other work loads the machine
+FAULTS = ("split-transfer",)  # test-only fault injection (module docstring)
+FAULT_ENV = "AURORA_LITE_DRILL_TEST_FAULT"
 
 
 @dataclass(frozen=True)
@@ -64,17 +77,27 @@ class Settings:
     stall_grace: float = 1.0     # after the third kill, commits already at 4 nodes may finish
     catch_up_timeout: float = 90.0
     repair_timeout: float = 60.0
-    failover_bound: float = 10.0  # kill -9 of the writer -> first acknowledged transfer
+    failover_bound: float = FAILOVER_TARGET_S   # kill -9 of the writer -> first ack'd transfer
+    # --quick: the bound when other work kept at least half of the cores busy during the
+    # failover (a shared CI or developer machine); None: never relaxed.
+    failover_loaded_bound: float | None = None
     restore_timeout: float = 120.0
     scrub_interval: float = 0.5   # on the node whose log the drill damages
+    fault: str | None = None      # test-only fault injection (FAULTS; module docstring)
 
     @classmethod
     def for_mode(cls, seed: int, quick: bool, **overrides) -> "Settings":
         base = dict(seed=seed, quick=quick)
         if quick:
             base.update(clients=3, accounts=20, warmup=1.5, window=2.5, stall_grace=1.0,
-                        catch_up_timeout=45.0, repair_timeout=30.0, restore_timeout=60.0)
+                        catch_up_timeout=45.0, repair_timeout=30.0, restore_timeout=60.0,
+                        failover_loaded_bound=QUICK_LOADED_BOUND_S)
+        if overrides.get("failover_bound") is not None:
+            base["failover_loaded_bound"] = None     # a bound given is the bound
         base.update({key: value for key, value in overrides.items() if value is not None})
+        if base.get("fault") is not None and base["fault"] not in FAULTS:
+            raise ValueError(f"unknown test fault {base['fault']!r} (known: "
+                             f"{', '.join(FAULTS)})")
         return cls(**base)
 
 
@@ -99,6 +122,11 @@ class Drill:
     def run(self) -> Report:
         report = self.report
         report.header()
+        if self.settings.fault is not None:
+            report.injected_fault = self.settings.fault
+            report.print(f"TEST FAULT INJECTED ({FAULT_ENV}={self.settings.fault}): this run "
+                         f"breaks an invariant on purpose and must fail")
+            report.print("")
         started = time.monotonic()
         steps: list[tuple[str, str, Callable[[StepResult], None]]] = [
             ("start", "start six nodes, a writer, two replicas and the workload", self.start),
@@ -213,7 +241,8 @@ class Drill:
             accounts=settings.accounts, writer_address=self._writer_address,
             readers={"writer": self._writer_address,
                      "replica-1": lambda: deployment.replica_sql[0],
-                     "replica-2": lambda: deployment.replica_sql[1]}).start()
+                     "replica-2": lambda: deployment.replica_sql[1]},
+            split_gap=1.0 if settings.fault == "split-transfer" else None).start()
         victims = deployment.node_ids()
         self.rng.shuffle(victims)
         self.victims = victims[:3]
@@ -227,6 +256,12 @@ class Drill:
         missing = self._reads_resumed(begin, ["writer", "replica-1", "replica-2"], 30)
         step.check(not missing, f"no consistent read from {', '.join(missing)} "
                                 f"({self._last_errors(missing)})")
+        if settings.fault == "split-transfer":
+            self.workload.split_one_transfer()
+            done = self.workload.split_done.wait(30)
+            step.note(f"test fault: one transfer split into two transactions "
+                      f"({'done' if done else 'not done within 30 s'})")
+            time.sleep(0.3)              # the readers' last reads of the step
 
     def _last_errors(self, targets: list[str]) -> str:
         return "; ".join(f"{t}: {self.checker.last_error.get(t, 'no error')}" for t in targets)
@@ -453,30 +488,33 @@ class Drill:
         time.sleep(1.0)
         old = read_writer(self.cluster_dir) or {}
         writer = deployment.writer
+        load = load_average()
+        killed_wall = time.time()
         killed = time.monotonic()
-        writer.kill()
+        writer.kill()                        # kill -9, and reaped
+        window = CpuWindow(deployment.pids)
         step.note(f"writer pid {writer.pid} (epoch {old.get('epoch')}) killed with SIGKILL")
         replica = deployment.replica_sql[0]
         command = [sys.executable, "-m", "aurora_lite", "failover", self.cluster_dir,
                    "--replica", replica, "--json"]
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
-        step.figures["failover_command_s"] = round(time.monotonic() - killed, 3)
+        command_s = time.monotonic() - killed
+        step.figures["failover_command_s"] = round(command_s, 3)
         if not step.check(result.returncode == 0, f"aurora-lite failover exited with "
                                                   f"{result.returncode}: "
                                                   f"{result.stderr.strip()[-500:]}"):
             return
         info = json.loads(result.stdout)
         deployment.writer_sql = info.get("sql")
-        step.figures["recovery_s"] = info.get("seconds")
-        step.figures["epoch"] = f"{old.get('epoch')} -> {info.get('epoch')}"
         first = self._wait(lambda: self.checker.first_ack_after(killed), 60, 0.02)
+        cpu = window.close()
         step.check(first is not None, "no transfer acknowledged within 60 s of the kill")
         if first is None:
             return
-        step.figures["first_write_s"] = round(first - killed, 3)
-        step.check(first - killed <= settings.failover_bound,
-                   f"first acknowledged transfer {first - killed:.2f} s after the kill "
-                   f"(bound {settings.failover_bound:g} s)")
+        elapsed = first - killed
+        self._failover_breakdown(step, info, killed_wall, elapsed, command_s, load, cpu)
+        step.figures["epoch"] = f"{old.get('epoch')} -> {info.get('epoch')}"
+        self._failover_verdict(step, elapsed, cpu, window.cpus)
         in_doubt = sum(1 for t in list(self.checker.transfers.values())
                        if t.outcome == "in-doubt")
         step.figures["in_doubt"] = in_doubt
@@ -499,6 +537,64 @@ class Drill:
         step.check(bool(caught), f"replica 2 did not reach the new writer's {count} ledger "
                                  f"rows within 30 s")
         step.figures["replica_2_follows_s"] = round(time.monotonic() - begin, 2)
+
+    def _failover_breakdown(self, step: StepResult, info: dict, killed_wall: float,
+                            elapsed: float, command_s: float, load: float | None,
+                            cpu: dict) -> None:
+        """Where the time from the kill to the first acknowledged transfer went:
+        ``command_start_s`` (the failover process's start, imports, reading the cluster file:
+        kill -> PROMOTE sent), ``promote_s`` (PROMOTE -> PROMOTED, as the command measured
+        it; ``recovery_s`` of it is the replica's writer recovery), ``new_writer_s`` (kill ->
+        DIR/writer.json names the new writer), ``clients_s`` (that -> the first
+        acknowledged transfer: clients reconnecting and committing)."""
+        figures = step.figures
+        figures.clear()                      # in the order they are read
+        figures["first_write_s"] = round(elapsed, 3)
+        figures["target_s"] = self.settings.failover_bound
+        record = read_writer(self.cluster_dir) or {}
+        promote = info.get("elapsed_s")
+        recorded = None
+        if record.get("pid") == info.get("pid") and record.get("since"):
+            recorded = record["since"] - killed_wall
+        if recorded is not None and promote is not None:
+            figures["command_start_s"] = round(max(0.0, recorded - promote), 3)
+        figures["promote_s"] = promote
+        figures["recovery_s"] = info.get("seconds")
+        if recorded is not None:
+            figures["new_writer_s"] = round(recorded, 3)
+            figures["clients_s"] = round(elapsed - recorded, 3)
+        figures["failover_command_s"] = round(command_s, 3)
+        figures["load_1min"] = None if load is None else round(load, 1)
+        for key in ("machine_cores", "other_cores"):
+            if cpu.get(key) is not None:
+                figures[f"{key}_busy"] = round(cpu[key], 2)
+
+    def _failover_verdict(self, step: StepResult, elapsed: float, cpu: dict,
+                          cpus: int) -> None:
+        """FAIL above the bound (issue 6's 5 s target unless --failover-bound says otherwise).
+        --quick only: up to QUICK_LOADED_BOUND_S when other work kept at least half of the
+        cores busy from the kill to the first write (then the step says so)."""
+        settings = self.settings
+        bound = settings.failover_bound
+        if elapsed <= bound:
+            return
+        where = ", ".join(f"{key} {step.figures[key]}" for key in
+                          ("command_start_s", "promote_s", "clients_s")
+                          if step.figures.get(key) is not None)
+        other = cpu.get("other_cores")
+        loaded = other is not None and other >= cpus / 2
+        relaxed = settings.failover_loaded_bound
+        if relaxed is not None and loaded and elapsed <= relaxed:
+            step.note(f"first acknowledged transfer {elapsed:.2f} s after the kill: above the "
+                      f"{bound:g} s target ({where}); allowed in --quick up to {relaxed:g} s "
+                      f"because other work kept {other:.1f} of {cpus} cores busy")
+            return
+        why = "" if relaxed is None else (
+            f"; --quick allows up to {relaxed:g} s only when other work keeps at least "
+            f"{cpus / 2:g} of {cpus} cores busy (it kept "
+            f"{'?' if other is None else f'{other:.1f}'})")
+        step.fail(f"first acknowledged transfer {elapsed:.2f} s after the kill: above the "
+                  f"{bound:g} s target ({where}){why}")
 
     def _ledger_count(self, address: str) -> int:
         try:

@@ -148,6 +148,19 @@ class Deployment:
     def current_writer(self) -> str | None:
         return self.writer_sql
 
+    def pids(self) -> list[int]:
+        """The PIDs of the running nodes, writer and replicas (CPU accounting)."""
+        found = []
+        if self.handle is not None:
+            found += [p.pid for p in self.handle.processes.values() if p.pid is not None]
+        found += [child.pid for child in [self.writer, *self.replicas]
+                  if child is not None and child.running]
+        record = read_writer(self.directory) if os.path.isdir(self.directory) else None
+        pid = (record or {}).get("pid")
+        if pid and pid not in found and alive(pid):
+            found.append(pid)
+        return found
+
     def node_ids(self) -> list[int]:
         return sorted(self.handle.processes)
 

@@ -54,6 +54,7 @@ class Report:
         self.started = datetime.datetime.now(datetime.timezone.utc)
         self.summary: dict = {}
         self.seconds = 0.0
+        self.injected_fault: str | None = None     # test-only (drill/_drill.py)
 
     def header(self) -> None:
         self.print(f"aurora-lite drill: seed {self.seed}{' (quick)' if self.quick else ''}, "
@@ -101,7 +102,8 @@ class Report:
                 "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                             "platform": platform.platform()},
                 "directory": self.directory, "seconds": round(self.seconds, 3),
-                "verdict": self.verdict, "summary": self.summary,
+                "verdict": self.verdict, "injected_fault": self.injected_fault,
+                "summary": self.summary,
                 "steps": [asdict(step) for step in self.steps]}
 
     def write_json(self, path: str) -> None:

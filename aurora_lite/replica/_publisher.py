@@ -14,6 +14,14 @@ connection authenticates with the cluster secret (aurora_lite.wire handshake):
   (P4);
 * role TOOL: STATUS -> STATUS_REPLY (this endpoint's statistics as JSON).
 
+At most ``max_replicas`` (MAX_REPLICAS, 15) streams at once: a SUBSCRIBE beyond that is
+answered ERROR(BAD_REQUEST) "this writer already serves 15 replicas, its maximum ..." and the
+connection closes (counted as ``refused``, logged once a minute per replica name). A slot is
+taken before the stream's start is prepared (which may wait), so concurrent subscriptions
+never get past the cap. ``aurora-lite replica`` keeps retrying (at most once a second) and
+says why on stderr, in ``SHOW replica_status`` and in the error its clients get, until a slot
+frees.
+
 ``start_publisher(database_or_connection)`` is the embedded writer's API; ``aurora-lite serve``
 starts one for a cluster directory and records its address in DIR/writer.json (_registry).
 """
@@ -23,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -42,6 +51,7 @@ from aurora_lite.wire import (
 
 log = logging.getLogger("aurora_lite.replica")
 MAX_REPLICAS = 15
+_ADDRESS = re.compile(r"\[?[A-Za-z0-9_.:-]+\]?:\d{1,5}")
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,8 @@ class Publisher:
         self.subscribers: dict[int, _Subscriber] = {}
         self._live: tuple[_Subscriber, ...] = ()     # read by the writer's threads
         self._next_id = 1
+        self._slots = 0                  # streams started or starting (the cap)
+        self._refusals_logged: dict[str, float] = {}
         self._thread: threading.Thread | None = None
         self._token: trio.lowlevel.TrioToken | None = None
         self._stop: trio.Event | None = None
@@ -306,12 +318,32 @@ class Publisher:
         if not isinstance(message, Subscribe):
             await channel.send(Error(ErrorCode.BAD_REQUEST, "expected SUBSCRIBE"), request_id)
             return
-        if len(self.subscribers) >= self.options.max_replicas:
-            self.counters["refused"] += 1
-            await channel.send(Error(ErrorCode.BAD_REQUEST,
-                                     f"this writer serves at most {self.options.max_replicas} "
-                                     f"replicas"), request_id)
+        limit = self.options.max_replicas
+        if self._slots >= limit:
+            await self._refuse(channel, request_id, message.name or channel.where, limit)
             return
+        # The slot is taken before the first await: concurrent SUBSCRIBEs never pass the cap.
+        self._slots += 1
+        try:
+            await self._serve_stream(channel, request_id, message)
+        finally:
+            self._slots -= 1
+
+    async def _refuse(self, channel: Channel, request_id: int, name: str, limit: int) -> None:
+        self.counters["refused"] += 1
+        now = time.monotonic()
+        if now - self._refusals_logged.get(name, -1e9) >= 60:
+            if len(self._refusals_logged) > 1000:
+                self._refusals_logged.clear()
+            self._refusals_logged[name] = now
+            log.warning("replication endpoint: refused replica %s: already serving %d "
+                        "replicas, the most it serves", name, limit)
+        await channel.send(Error(ErrorCode.BAD_REQUEST,
+                                 f"this writer already serves {limit} replicas, its maximum "
+                                 f"(a replica retries until one leaves)"), request_id)
+
+    async def _serve_stream(self, channel: Channel, request_id: int,
+                            message: Subscribe) -> None:
         subscriber = _Subscriber(channel, message.name)
         start = await self._start(subscriber, message)
         if start is not None:
@@ -478,7 +510,11 @@ class Publisher:
         for subscriber in list(self.subscribers.values()):
             feedback = subscriber.feedback
             replicas.append({
-                "name": subscriber.name, "address": subscriber.where,
+                # Where the replica serves SQL, when it names itself by that address (the
+                # `aurora-lite replica` process does); else where its stream comes from.
+                "name": subscriber.name, "connection": subscriber.where,
+                "address": subscriber.name if _ADDRESS.fullmatch(subscriber.name or "")
+                else subscriber.where,
                 "connected_s": round(now - subscriber.started, 3),
                 "entries_behind": self.backlog.lag_entries(subscriber.cursor),
                 "bytes_sent": subscriber.channel.bytes_sent,

@@ -11,10 +11,14 @@ from __future__ import annotations
 import io
 import json
 import os
+import pty
 import random
+import select
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -330,6 +334,69 @@ def test_command_line(history, tmp_path):
     assert "aurora-lite restore: cannot restore to lsn 1: restorable window" in refused.stderr
     missing = cli("--archive", str(tmp_path / "nothing-here"), "--latest", str(tmp_path / "x"))
     assert missing.returncode == 1 and "is not an archive" in missing.stderr
+
+
+def _on_a_terminal(args: list[str], timeout: float = 120.0) -> tuple[int, str]:
+    """Run ``args`` with stdin, stdout and stderr on a pseudo-terminal, as a person would
+    in a shell; (exit status, everything it wrote). Stopped by PID if it overruns."""
+    master, slave = pty.openpty()
+    process = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave,
+                               start_new_session=True)
+    os.close(slave)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"{args} did not finish within {timeout:g} s: " \
+                                  f"{b''.join(chunks)[-2000:]!r}"
+            ready, _, _ = select.select([master], [], [], min(remaining, 1.0))
+            if not ready:
+                continue
+            try:
+                data = os.read(master, 1 << 16)
+            except OSError:          # EIO: every process let go of the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        process.wait(30)
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(30)
+        os.close(master)
+    return process.returncode, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_restore_command_draws_a_progress_bar_on_a_terminal_only(history, tmp_path):
+    """``aurora-lite restore`` on a terminal rewrites one progress bar in place (carriage
+    returns, percentage, MB/s) instead of a line per protection group; with its output going
+    to a pipe or a file there is no bar and no carriage return, only plain lines."""
+    workload, archive, _ends, _snap = history
+    commit = workload.commits[-1]
+    command = [sys.executable, "-m", "aurora_lite", "restore", "--archive", archive,
+               "--to-lsn", str(commit.lsn), "--no-fsync"]
+    status, screen = _on_a_terminal(command + [str(tmp_path / "on-a-terminal")])
+    assert status == 0, screen
+    assert f"restoring to lsn {commit.lsn}: restore point lsn {commit.lsn}" in screen
+    bars = [part for part in screen.split("\r") if part.startswith("  [")]
+    assert bars, f"no progress bar on the terminal: {screen!r}"
+    assert "100.0%" in bars[-1] and " MB/s" in bars[-1] and "#" * 30 in bars[-1], bars[-1]
+    assert "  protection group " not in screen, screen      # the per-PG lines
+    assert f"the state after the commit at lsn {commit.lsn}" in screen
+    piped = cli("--archive", archive, "--to-lsn", str(commit.lsn), "--no-fsync",
+                str(tmp_path / "piped"))
+    assert piped.returncode == 0, piped.stderr
+    assert "\r" not in piped.stderr and "  [" not in piped.stderr and "%" not in piped.stderr
+    assert f"restoring to lsn {commit.lsn}: restore point lsn" in piped.stderr
+    assert "  protection group " in piped.stderr and " MB of redo replayed" in piped.stderr
+    for directory in ("on-a-terminal", "piped"):
+        connection = aurora_lite.connect(str(tmp_path / directory))
+        try:
+            check(connection, commit)
+        finally:
+            connection.close()
 
 
 def test_restore_from_s3(history, tmp_path, s3_url):
