@@ -10,14 +10,12 @@ to stderr and exit with status 2. To implement one, give its entry ``configure``
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import aurora_lite
-from aurora_lite import shell
 
 EXIT_NOT_IMPLEMENTED = 2
 EXIT_INTERRUPTED = 130
@@ -206,9 +204,20 @@ def _run_drill(args: argparse.Namespace) -> int:
     return run(args)
 
 
+# -- shell: imported only when it runs (it loads prompt_toolkit; `failover` must start fast) --
+def _configure_shell(parser: argparse.ArgumentParser) -> None:
+    from aurora_lite.shell import add_arguments
+    add_arguments(parser)
+
+
+def _run_shell(args: argparse.Namespace) -> int:
+    from aurora_lite.shell import run_command
+    return run_command(args)
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("shell", "interactive SQL shell (a data directory, or a postgresql:// server)",
-            shell.add_arguments, shell.run_command),
+            _configure_shell, _run_shell),
     Command("serve", "serve the PostgreSQL wire protocol (psql, psycopg)", _configure_serve,
             _run_serve),
     Command("segment", "run one storage node (the segments placed on it) as its own process",
@@ -236,6 +245,7 @@ def _not_implemented(name: str) -> Callable[[argparse.Namespace], int]:
 
 
 def _version() -> str:
+    import importlib.metadata
     try:
         return importlib.metadata.version("aurora-lite")
     except importlib.metadata.PackageNotFoundError:
