@@ -42,10 +42,11 @@ from aurora_lite.segment._scrub import Scrubber
 from aurora_lite.segment._store import ReadPointBehind, ReadPointTooOld
 from aurora_lite.wire import (
     MAX_FRAME, Auth, Error, ErrorCode, Fence, FetchPages, FetchRecords, FrameReader, GetPage,
-    GetShippedPage, GetState, MessageType, Ok, Page, PageWrite, ProtocolError, RawReceiver, Role,
+    GetShippedPage, GetState, MessageType, Ok, Page, PageWrite, ProtocolError, Role,
     SetHorizon, Status, StatusReply, Truncate, WriteAck, WriteBatch, decode_message,
-    encode_frame, new_challenge, verify_client, write_some,
+    encode_frame, new_challenge, verify_client,
 )
+from aurora_lite.wire.stream import RawReceiver, write_some
 
 log = logging.getLogger("aurora_lite.segment")
 

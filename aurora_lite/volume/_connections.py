@@ -34,9 +34,10 @@ import trio
 
 from aurora_lite.errors import OperationalError
 from aurora_lite.wire import (
-    AuthOk, Challenge, Error, FrameReader, MessageType, ProtocolError, RawReceiver, Role, answer,
-    decode_message, encode_frame, verify_server, write_some,
+    AuthOk, Challenge, Error, FrameReader, MessageType, ProtocolError, Role, answer,
+    decode_message, encode_frame, verify_server,
 )
+from aurora_lite.wire.stream import RawReceiver, write_some
 
 CALL_ID_BASE = 1 << 31
 _RECEIVE_BYTES = 1 << 20

@@ -6,8 +6,8 @@ the message dataclasses (``WriteBatch``, ``Section``, ``WriteAck``, ``GetPage``,
 ``Fence``, ``SegmentState``, ``PgState``, ``Truncate``, ``Ok``, ``SetHorizon``,
 ``FetchRecords``, ``Records``, ``Status``, ``StatusReply``, ``Error``, ``Challenge``, ``Auth``,
 ``AuthOk``, ``GetState``, ``FetchPages``, ``Pages``) with ``decode_message``; the HMAC
-challenge-response helpers; ``RawReceiver`` and ``write_some``, the hot paths' socket I/O.
-docs/formats/wire.md
+challenge-response helpers. ``aurora_lite.wire.stream`` (imported on its own, since it loads
+trio) has ``RawReceiver`` and ``write_some``, the hot paths' socket I/O. docs/formats/wire.md
 documents every byte. The page-shipping baseline's messages (``PageWrite``, ``PageWriteAck``,
 ``GetShippedPage``, ``ShippedPage``; types 50-59) are in docs/formats/pageship.md.
 """
@@ -26,7 +26,6 @@ from aurora_lite.wire._messages import (
     decode_message,
 )
 from aurora_lite.wire._messages import _EXTENSION_MESSAGES
-from aurora_lite.wire._stream import RawReceiver, write_some
 from aurora_lite.wire._pageship import (
     GET_SHIPPED_PAGE, PAGE_WRITE, PAGE_WRITE_ACK, PAGESHIP_MESSAGES, SHIPPED_PAGE,
     GetShippedPage, PageWrite, PageWriteAck, ShippedPage,
