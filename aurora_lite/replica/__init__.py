@@ -29,7 +29,10 @@ from typing import TYPE_CHECKING
 # client the moment a writer died, not the replica's and the publisher's imports.
 _MODULES = {
     "aurora_lite.replica._control": (
-        "ControlServer", "control_status", "request_promotion",
+        "ControlServer",
+    ),
+    "aurora_lite.replica._control_client": (
+        "control_status", "request_promotion",
     ),
     "aurora_lite.replica._messages": (
         "REPLICATION_MESSAGES", "Feedback", "Heartbeat", "Promote", "Promoted",
@@ -56,7 +59,8 @@ _MODULES = {
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
 if TYPE_CHECKING:
-    from aurora_lite.replica._control import ControlServer, control_status, request_promotion
+    from aurora_lite.replica._control import ControlServer
+    from aurora_lite.replica._control_client import control_status, request_promotion
     from aurora_lite.replica._messages import (
         REPLICATION_MESSAGES, Feedback, Heartbeat, Promote, Promoted, ReadPoint, Redo,
         ReplicationType, Resync, StartMode, StreamStart, Subscribe, decode_replication,

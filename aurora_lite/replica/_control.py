@@ -8,7 +8,8 @@ could start a writer). Requests:
 * PROMOTE (37) -> PROMOTED (38): become the writer (``promote(timeout)`` runs in a worker
   thread; it returns the new writer's addresses), or ERROR naming why not.
 
-``request_promotion(address, secret)`` is the client side, for tools.
+The client side, for tools, is ``_control_client`` (``request_promotion``, ``control_status``),
+which does not import trio.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Callable
 import trio
 
 from aurora_lite.errors import Error as AuroraError
-from aurora_lite.replica._channel import BlockingChannel, ChannelClosed, accept
+from aurora_lite.replica._channel import ChannelClosed, accept
 from aurora_lite.replica._messages import Promote, Promoted
 from aurora_lite.wire import Error, ErrorCode, ProtocolError, Role, Status, StatusReply
 
@@ -74,22 +75,3 @@ class ControlServer:
                 return Error(ErrorCode.INTERNAL, f"promotion failed: {exc.message}")
             return Promoted(json.dumps(info, sort_keys=True))
         return Error(ErrorCode.BAD_REQUEST, f"{type(message).__name__} is not served here")
-
-
-def request_promotion(address: str, secret: bytes, *, cluster_id: bytes | None = None,
-                      timeout: float = 30.0) -> dict:
-    """Ask the replica whose control endpoint is ``address`` to become the writer; return
-    the new writer's addresses and epoch (raises OperationalError when it could not)."""
-    with BlockingChannel(address, secret, cluster_id=cluster_id, timeout=timeout) as channel:
-        reply = channel.request(Promote(int(timeout * 1000)), timeout=timeout + 5)
-    if not isinstance(reply, Promoted):
-        raise ChannelClosed(f"{address} answered {type(reply).__name__} to PROMOTE")
-    return json.loads(reply.json_text)
-
-
-def control_status(address: str, secret: bytes, *, cluster_id: bytes | None = None,
-                   timeout: float = 5.0) -> dict:
-    """The STATUS of a replica's control endpoint (or of a writer's replication endpoint)."""
-    with BlockingChannel(address, secret, cluster_id=cluster_id, timeout=timeout) as channel:
-        reply = channel.request(Status(), timeout=timeout)
-    return json.loads(reply.json_text)
