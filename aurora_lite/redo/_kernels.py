@@ -14,7 +14,9 @@ Kernels over a packed record buffer (a 1-D uint8 array, docs/formats/redo.md):
   ``ids[i]``). It reproduces the reference applier (``_apply``) byte for byte, including the
   deterministic compaction and every corruption check, in the same order, so the two raise at
   the same record and leave the same bytes behind (Invariant 7).
-* ``crc32c`` is the table-driven (slicing-by-8) Castagnoli CRC the scan uses.
+* ``crc32c`` is the Castagnoli CRC the scan uses: the CPU's ``crc32`` instruction where it may
+  be used (``HARDWARE_CRC``: x86-64 with SSE4.2, numba compiling for the host CPU), otherwise
+  table-driven slicing-by-8 (``crc32c_table``); both give the same values.
 
 The public kernels release the GIL (``nogil``): they touch only the arrays they are given.
 Errors are not raised inside kernels: a kernel stops at the bad record and returns an error code
@@ -198,7 +200,7 @@ else:
 # -- CRC32C ---------------------------------------------------------------------------------
 
 @njit(cache=True, inline="always")
-def _crc32c(buf, start, end):
+def _crc32c_table(buf, start, end):
     """Slicing-by-8: eight table lookups per 8 bytes; ``CRC_FLAT[256 * k + b]`` is table k.
 
     The 8 bytes are assembled into one int64 (LLVM turns that into a single load) and the
@@ -228,10 +230,93 @@ def _crc32c(buf, start, end):
     return crc ^ 0xFFFFFFFF
 
 
+
+def _hardware_crc() -> bool:
+    """The CPU's CRC32 instruction (SSE4.2, the Castagnoli polynomial) may be used: an x86-64
+    that has it, numba compiling for this very CPU, and compiling at all."""
+    import os
+    import platform
+    if numba.config.DISABLE_JIT or platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    if os.environ.get("NUMBA_CPU_NAME", "host") != "host" or \
+            os.environ.get("AURORA_LITE_CRC", "") == "table":
+        return False
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return "sse4_2" in line.split()
+    except OSError:
+        pass
+    return False
+
+
+HARDWARE_CRC = _hardware_crc()
+
+
+if HARDWARE_CRC:
+    from llvmlite import ir as _ir
+
+    @intrinsic
+    def _crc_word(typingctx, crc, word):
+        """One step of the CRC32 instruction over 8 bytes (``crc32 r64, r64``)."""
+        signature = types.int64(types.int64, types.int64)
+
+        def codegen(context, builder, sig, args):
+            i64 = _ir.IntType(64)
+            function = cgutils.get_or_insert_function(
+                builder.module, _ir.FunctionType(i64, [i64, i64]),
+                "llvm.x86.sse42.crc32.64.64")
+            return builder.call(function, list(args))
+        return signature, codegen
+
+    @intrinsic
+    def _crc_byte(typingctx, crc, byte):
+        """One step of the CRC32 instruction over one byte (``crc32 r32, r8``)."""
+        signature = types.int64(types.int64, types.int64)
+
+        def codegen(context, builder, sig, args):
+            i32, i8 = _ir.IntType(32), _ir.IntType(8)
+            function = cgutils.get_or_insert_function(
+                builder.module, _ir.FunctionType(i32, [i32, i8]), "llvm.x86.sse42.crc32.32.8")
+            result = builder.call(function, [builder.trunc(args[0], i32),
+                                             builder.trunc(args[1], i8)])
+            return builder.zext(result, _ir.IntType(64))
+        return signature, codegen
+
+    @njit(cache=True, inline="always")
+    def _crc32c(buf, start, end):
+        """The CPU's CRC32 instruction, 8 bytes a step (the same values as the table)."""
+        crc = np.int64(0xFFFFFFFF)
+        i = np.uint64(start)
+        for _ in range((end - start) >> 3):
+            word = (np.int64(buf[i]) | (np.int64(buf[i + np.uint64(1)]) << 8)
+                    | (np.int64(buf[i + np.uint64(2)]) << 16)
+                    | (np.int64(buf[i + np.uint64(3)]) << 24)
+                    | (np.int64(buf[i + np.uint64(4)]) << 32)
+                    | (np.int64(buf[i + np.uint64(5)]) << 40)
+                    | (np.int64(buf[i + np.uint64(6)]) << 48)
+                    | (np.int64(buf[i + np.uint64(7)]) << 56))
+            crc = _crc_word(crc, word)
+            i += np.uint64(8)
+        for _ in range((end - start) & 7):
+            crc = _crc_byte(crc, np.int64(buf[i]))
+            i += np.uint64(1)
+        return crc ^ 0xFFFFFFFF
+else:
+    _crc32c = _crc32c_table
+
+
 @njit(cache=True, nogil=True)
 def crc32c(buf, start, end):
     """CRC32C of ``buf[start:end]``; equal to ``crc32c.crc32c(bytes(buf[start:end]))``."""
     return _crc32c(buf, start, end)
+
+
+@njit(cache=True, nogil=True)
+def crc32c_table(buf, start, end):
+    """The same by the tables alone, whatever the CPU (the tests hold the two together)."""
+    return _crc32c_table(buf, start, end)
 
 
 # -- phase 1: check every record -------------------------------------------------------------

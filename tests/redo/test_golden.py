@@ -128,7 +128,30 @@ def test_kernel_crc32c_equals_the_crc32c_package():
     array = np.frombuffer(data, dtype=np.uint8)
     for start, end in [(0, 0), (0, 1), (3, 11), (1, 700), (0, len(data))]:
         assert _kernels.crc32c(array, start, end) == crc32c.crc32c(data[start:end])
+        assert _kernels.crc32c_table(array, start, end) == crc32c.crc32c(data[start:end])
     assert _kernels.crc32c(np.frombuffer(b"123456789", dtype=np.uint8), 0, 9) == 0xE3069283
+    assert _kernels.crc32c_table(np.frombuffer(b"123456789", dtype=np.uint8), 0, 9) == \
+        0xE3069283
+
+
+def test_hardware_and_table_crc32c_agree_on_random_bytes():
+    """The kernels use the CPU's CRC32 instruction where they may (``HARDWARE_CRC``) and the
+    slicing-by-8 tables elsewhere: both must give the crc32c package's values, at every length
+    and alignment (the 8-byte steps and the byte tail)."""
+    if not materialize.kernel_available():
+        pytest.skip("numba is not importable")
+    from aurora_lite.redo import _kernels
+    seed = 20261204
+    print(f"seed {seed}; hardware CRC: {_kernels.HARDWARE_CRC}")
+    rng = np.random.default_rng(seed)
+    data = rng.integers(0, 256, 20_000, dtype=np.uint8)
+    raw = data.tobytes()
+    for _ in range(300):
+        start = int(rng.integers(0, 64))
+        end = start + int(rng.integers(0, 17_000))
+        expected = crc32c.crc32c(raw[start:end])
+        assert _kernels.crc32c(data, start, end) == expected, (start, end)
+        assert _kernels.crc32c_table(data, start, end) == expected, (start, end)
 
 
 def test_damaged_golden_record_is_reported_at_its_offset():
