@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -81,6 +82,16 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-fsync", action="store_true",
                         help="do not fsync the log (tests and benchmarks only)")
     parser.add_argument("--quiet", action="store_true", help="print only errors on stderr")
+    tls = parser.add_argument_group("TLS", "with a certificate and its key, an SSLRequest "
+                                    "(psql/psycopg sslmode=prefer, require, ...) is answered "
+                                    "'S' and the connection is encrypted (TLS 1.2 or later)")
+    tls.add_argument("--tls-cert", metavar="FILE", default=None,
+                     help="PEM certificate (chain) of the server; needs --tls-key")
+    tls.add_argument("--tls-key", metavar="FILE", default=None,
+                     help="PEM private key of that certificate, unencrypted, mode 0600")
+    tls.add_argument("--tls-required", action="store_true",
+                     help="refuse clients that do not use TLS (FATAL 28000, as a hostssl-only "
+                          "pg_hba.conf); cancel requests are still accepted in the clear")
     replication = parser.add_mutually_exclusive_group()
     replication.add_argument("--replication-listen", type=_listen_address,
                              default=("127.0.0.1", 0), metavar="HOST:PORT",
@@ -285,6 +296,22 @@ def _command_of(argv: Sequence[str]) -> str | None:
     return None
 
 
+def _terminate_cleanly() -> None:
+    """SIGTERM ends a command the way Ctrl-C or an error does - by an exception, so that
+    ``finally`` blocks and atexit handlers run - instead of killing the process where it
+    stands. Without this a ``serve`` or ``shell`` terminated while it was starting its storage
+    nodes exited at once and left the six node processes running (the launcher stops the nodes
+    it started at exit). Commands that handle SIGTERM themselves (trio's signal receivers in
+    serve, replica and segment) replace this while they run and restore it after."""
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def terminate(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(_command_of(argv))
@@ -296,6 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    _terminate_cleanly()
     try:
         return args.run(args)
     except KeyboardInterrupt:
