@@ -137,6 +137,29 @@ def print_table(title: str, rows: list[Row], baseline: str, unit: str = "records
         print(line)
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far, every thread (from /proc); 0.0 when
+    the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class SequentialAllocator:
+    """LSNs for one protection group as the writer hands them out: consecutive, each record
+    naming the one before it (``MiniTransaction``'s allocator interface)."""
+
+    def __init__(self) -> None:
+        self.lsn = 0
+
+    def allocate(self, page_id: int) -> tuple[int, int]:
+        self.lsn += 1
+        return self.lsn, self.lsn - 1
+
+
 def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
     info: dict[str, Any] = {

@@ -56,15 +56,8 @@ class Aurora:
         own = resource.getrusage(resource.RUSAGE_SELF)
         nodes = 0.0
         for process in self.cluster.processes.values():
-            pid = process.pid
-            if pid is None:
-                continue
-            try:
-                with open(f"/proc/{pid}/stat") as handle:
-                    fields = handle.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            nodes += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            if process.pid is not None:
+                nodes += _harness.process_cpu_seconds(process.pid)
         return own.ru_utime + own.ru_stime, nodes
 
     def close(self) -> None:

@@ -35,23 +35,12 @@ from aurora_lite.redo import materialize  # noqa: E402
 TREES = 4
 
 
-class _Allocator:
-    """One protection group: consecutive LSNs, each record linked to the previous one."""
-
-    def __init__(self) -> None:
-        self.lsn = 0
-
-    def allocate(self, page_id: int) -> tuple[int, int]:
-        self.lsn += 1
-        return self.lsn, self.lsn - 1
-
-
 class _Writer:
     """A toy B-tree writer: enough structure for a realistic mix of records."""
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
-        self.allocator = _Allocator()
+        self.allocator = _harness.SequentialAllocator()
         self.pages: dict[int, bytearray] = {}
         self.stream = bytearray()
         self.records = 0

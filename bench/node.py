@@ -72,23 +72,6 @@ trio.run(main)
 '''
 
 
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class _Allocator:
-    """LSNs for one PG, each record naming the one before it (as the writer's allocator)."""
-
-    def __init__(self) -> None:
-        self.lsn = 0
-
-    def allocate(self, page_id: int) -> tuple[int, int]:
-        self.lsn += 1
-        return self.lsn, self.lsn - 1
-
-
 class NodeTarget:
     name = "segment node"
 
@@ -98,7 +81,7 @@ class NodeTarget:
         self.pid = self.cluster.processes[node.node_id].pid
         secret = load_secret(os.path.join(self.cluster.directory, "cluster.json"))
         self.client = BlockingNodeClient(f"{node.host}:{node.port}", secret, role=Role.WRITER)
-        self.allocator = _Allocator()
+        self.allocator = _harness.SequentialAllocator()
         self.page = bytearray(PAGE_SIZE)
         for _ in range(50):                   # creates the segment (its own fsyncs)
             self.client.request(self.batch())
@@ -171,13 +154,13 @@ def measure(target, batches: int, pipelined: int) -> tuple[float, float, float]:
     """(seconds, node CPU seconds, median round trip) for ``batches`` batches."""
     rounds = [target.prepare(pipelined) for _ in range(batches // pipelined)]
     trips = []
-    cpu_before, start = cpu_seconds(target.pid), time.perf_counter()
+    cpu_before, start = _harness.process_cpu_seconds(target.pid), time.perf_counter()
     for frames in rounds:
         began = time.perf_counter()
         target.round(frames)
         trips.append(time.perf_counter() - began)
     elapsed = time.perf_counter() - start
-    return elapsed, cpu_seconds(target.pid) - cpu_before, statistics.median(trips)
+    return elapsed, _harness.process_cpu_seconds(target.pid) - cpu_before, statistics.median(trips)
 
 
 def main() -> int:

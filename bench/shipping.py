@@ -130,13 +130,7 @@ class Mode:
         self.keeper.close()
 
 
-def _process_cpu(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+_process_cpu = _harness.process_cpu_seconds
 
 
 def run_workload(mode: Mode, clients: int, seconds: float, seed: int) -> dict:
