@@ -2,6 +2,7 @@
 parsed in aurora_lite.cli, which imports this module only to run them).
 
     aurora-lite serve DIR [--listen 127.0.0.1:5433] [--auth scram|trust] [limits...]
+                          [--tls-cert FILE --tls-key FILE [--tls-required]]
                           [--replication-listen HOST:PORT | --no-replication]
     aurora-lite user add NAME DIR [--replace]     (password from the terminal, or stdin)
     aurora-lite user remove NAME DIR
@@ -13,6 +14,11 @@ On a cluster directory it also serves the redo stream to read replicas (aurora_l
 ``--replication-listen``, default 127.0.0.1 on a free port), prints ``replication on
 HOST:PORT`` and records both addresses in DIR/writer.json; ``SHOW replicas`` and ``SHOW
 cluster_status`` (aurora_lite.server._backend) report that endpoint's replicas and the storage.
+
+With ``--tls-cert`` and ``--tls-key`` (both or neither) clients may encrypt their connection
+(an SSLRequest is answered 'S'); ``--tls-required`` refuses those that do not. The files are
+loaded before the data directory is opened: one that cannot be used stops ``serve`` with a
+message naming it and exit status 1, and nothing has started.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from aurora_lite.server._config import ServerConfig
 
 EXIT_OK = 0
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 
 
 def _is_loopback(host: str) -> bool:
@@ -38,6 +45,19 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def network_note(host: str, *, tls: bool, tls_required: bool) -> str | None:
+    """The start-up note for a listen address other machines can reach."""
+    if _is_loopback(host) or tls_required:
+        return None
+    if not tls:
+        return (f"listening on {host}, not a loopback address; there is no TLS (--tls-cert, "
+                "--tls-key), so queries and results cross the network in the clear "
+                "(passwords never do)")
+    return (f"listening on {host}, not a loopback address; TLS is offered but not required "
+            "(--tls-required), so a client that does not ask for it (sslmode=disable) sends "
+            "queries and results in the clear (passwords never cross the network)")
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -51,6 +71,18 @@ def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING,
                         format="aurora-lite serve: %(levelname)s: %(message)s")
     host, port = args.listen
+    tls_cert = getattr(args, "tls_cert", None)
+    tls_key = getattr(args, "tls_key", None)
+    tls_required = getattr(args, "tls_required", False)
+    if (tls_cert is None) != (tls_key is None):
+        print(f"aurora-lite serve: {'--tls-cert' if tls_cert else '--tls-key'} needs "
+              f"{'--tls-key' if tls_cert else '--tls-cert'} too (TLS needs both the "
+              "certificate and its private key)", file=sys.stderr)
+        return EXIT_USAGE
+    if tls_required and tls_cert is None:
+        print("aurora-lite serve: --tls-required needs --tls-cert and --tls-key",
+              file=sys.stderr)
+        return EXIT_USAGE
     try:
         config = ServerConfig(host=host, port=port, auth=args.auth,
                               max_connections=args.max_connections,
@@ -58,10 +90,19 @@ def run_serve(args: argparse.Namespace) -> int:
                               max_message_length=args.max_message_bytes,
                               statement_timeout=args.statement_timeout,
                               idle_session_timeout=args.idle_session_timeout,
-                              idle_in_transaction_timeout=args.idle_in_transaction_timeout)
+                              idle_in_transaction_timeout=args.idle_in_transaction_timeout,
+                              tls_cert=tls_cert, tls_key=tls_key, tls_required=tls_required)
     except ValueError as error:
         print(f"aurora-lite serve: {error}", file=sys.stderr)
         return EXIT_ERROR
+    ssl_context = None
+    if tls_cert is not None:
+        from aurora_lite.server._tls import TLSConfigError, key_file_warning, server_context
+        try:
+            ssl_context = server_context(tls_cert, tls_key)
+        except TLSConfigError as error:
+            print(f"aurora-lite serve: {error}", file=sys.stderr)
+            return EXIT_ERROR
     directory = args.directory
     users = UserStore(directory)
     notes = []
@@ -78,15 +119,19 @@ def run_serve(args: argparse.Namespace) -> int:
     else:
         notes.append("--auth trust: anyone who can reach this address may connect as any "
                      "user, without a password")
-    if not _is_loopback(host):
-        notes.append(f"listening on {host}, not a loopback address; there is no TLS, so "
-                     "queries and results cross the network in the clear (passwords never do)")
+    if ssl_context is not None:
+        warning = key_file_warning(tls_key)
+        if warning:
+            notes.append(warning)
+    note = network_note(host, tls=ssl_context is not None, tls_required=tls_required)
+    if note:
+        notes.append(note)
     try:
         backend = EngineBackend(directory, fsync=not args.no_fsync)
     except Error as error:
         print(f"aurora-lite serve: cannot open {directory}: {error}", file=sys.stderr)
         return EXIT_ERROR
-    server = Server(backend, config, users)
+    server = Server(backend, config, users, ssl_context=ssl_context)
     publishers = []
 
     async def main() -> None:

@@ -1,4 +1,6 @@
-"""The server's settings: one frozen dataclass, filled from the command line or by a test."""
+"""The server's settings: one frozen dataclass, filled from the command line or by a test.
+TLS is configured by the paths of a certificate and its key; the files are loaded (once, by
+``aurora_lite.server._tls.server_context``) when the ``Server`` is made."""
 
 from __future__ import annotations
 
@@ -30,10 +32,17 @@ class ServerConfig:
     max_portals: int = 1_000               # per connection
     scram_iterations: int = 4096
     inline_budget: float = 0.0005          # reads averaging less run on the loop (0: never)
+    tls_cert: str | None = None            # PEM certificate chain: SSLRequest answered 'S'
+    tls_key: str | None = None             # ... and its PEM private key (both or neither)
+    tls_required: bool = False             # refuse a startup message sent in the clear
 
     def __post_init__(self) -> None:
         if self.auth not in ("scram", "trust"):
             raise ValueError(f"unknown authentication method {self.auth!r} (scram or trust)")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("TLS needs both a certificate and a key (tls_cert and tls_key)")
+        if self.tls_required and self.tls_cert is None:
+            raise ValueError("tls_required needs a certificate and a key (tls_cert, tls_key)")
         if self.max_message_length < 1024:
             raise ValueError("max_message_length must be at least 1024 bytes")
         for name in ("max_connections", "worker_threads", "batch_rows", "send_buffer"):

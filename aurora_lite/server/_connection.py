@@ -2,9 +2,11 @@
 
 Life of a connection (docs/formats/pgwire.md has the message formats):
 
-1. Startup: SSLRequest / GSSENCRequest get 'N' (no TLS); CancelRequest is passed to the server
-   and the connection closes; a StartupMessage 3.0 names the user. Authentication is
-   SCRAM-SHA-256 against the users file (``_startup``), or none with ``--auth trust``.
+1. Startup: GSSENCRequest gets 'N'; SSLRequest gets 'N' too, unless the server has TLS
+   configured: then 'S' and a TLS handshake (``_startup``), after which ``stream`` is a
+   ``trio.SSLStream``; CancelRequest is passed to the server and the connection closes; a
+   StartupMessage 3.0 names the user. Authentication is SCRAM-SHA-256 against the users
+   file (``_startup``), or none with ``--auth trust``.
    Then ParameterStatus for each reported setting, BackendKeyData, ReadyForQuery.
 2. Messages, one at a time: the simple Query protocol and the statements themselves are in
    ``_statements`` (``StatementRunner``), the extended protocol in ``_extended``
@@ -49,7 +51,8 @@ class ClientConnection(StatementRunner, ExtendedProtocol):
         self.server = server
         self.config = server.config
         self.backend = server.backend
-        self.stream = stream
+        self.stream = stream       # a trio.SSLStream over the socket once TLS is on
+        self.tls = False           # the TLS handshake succeeded
         self.process_id = process_id
         self.secret_key = secret_key
         self.frames = FrameBuffer(self.config.max_message_length)

@@ -8,6 +8,11 @@ on its own trio loop in a background thread, for tests and for programs that are
 Backend key data: each connection gets a process id (a counter) and a random 32-bit secret;
 a CancelRequest must name both, compared in constant time, or it is ignored (as PostgreSQL
 does, silently).
+
+TLS: with ``config.tls_cert`` / ``tls_key`` the certificate chain is loaded once, into
+``server.ssl_context`` (or a context is passed in: ``aurora-lite serve`` loads it before it
+opens the data directory, so a bad file stops it before anything starts); ``_startup``
+answers an SSLRequest 'S' and wraps the connection in a ``trio.SSLStream``.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import hmac
 import itertools
 import logging
 import secrets
+import ssl
 import threading
 from collections import Counter
 from typing import Any
@@ -26,6 +32,7 @@ from aurora_lite.server._backend import Backend
 from aurora_lite.server._config import ServerConfig
 from aurora_lite.server._connection import ClientConnection
 from aurora_lite.server._costs import StatementCosts
+from aurora_lite.server._tls import server_context
 from aurora_lite.server._users import UserStore
 
 log = logging.getLogger("aurora_lite.server")
@@ -37,10 +44,17 @@ _HANDSHAKE_ALLOWANCE = 32
 
 class Server:
     def __init__(self, backend: Backend, config: ServerConfig | None = None,
-                 users: UserStore | None = None) -> None:
+                 users: UserStore | None = None, *,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.config = config or ServerConfig()
         if self.config.auth == "scram" and users is None:
             raise ValueError("SCRAM authentication needs a user store")
+        if ssl_context is None and self.config.tls_cert is not None:
+            # Loaded once, here; every TLS connection shares it (TLSConfigError names the file).
+            ssl_context = server_context(self.config.tls_cert, self.config.tls_key)
+        if ssl_context is not None and self.config.tls_cert is None:
+            raise ValueError("an ssl_context needs tls_cert and tls_key in the config")
+        self.ssl_context = ssl_context
         self.backend = backend
         self.users = users
         self.mock_key = secrets.token_bytes(32)
@@ -86,8 +100,13 @@ class Server:
         stats: dict[str, Any] = {name: counters[name] for name in (
             "connections_accepted", "connections_rejected", "auth_failures", "auth_timeouts",
             "statements", "errors", "protocol_errors", "rows_sent", "bytes_sent",
-            "bytes_received", "cancel_requests", "statement_timeouts", "idle_timeouts")}
+            "bytes_received", "cancel_requests", "statement_timeouts", "idle_timeouts",
+            "tls_connections", "tls_handshake_failures", "tls_required_rejections")}
+        stats["tls"] = "off" if self.ssl_context is None else \
+            "required" if self.config.tls_required else "on"
         stats["connections_active"] = len(self.connections)
+        stats["connections_tls_active"] = sum(
+            1 for connection in self.connections.values() if connection.tls)
         stats["sockets_open"] = self._open_sockets
         stats["worker_threads_busy"] = self.limiter.borrowed_tokens
         stats["listen"] = f"{self.host}:{self.port}"
@@ -121,6 +140,7 @@ class Server:
     async def _handle(self, stream: trio.SocketStream) -> None:
         self.count("connections_accepted")
         self._open_sockets += 1
+        connection: ClientConnection | None = None
         try:
             if self._open_sockets > self.config.max_connections + _HANDSHAKE_ALLOWANCE:
                 self.count("connections_rejected")
@@ -133,6 +153,14 @@ class Server:
         finally:
             self._open_sockets -= 1
             with trio.CancelScope(shield=True):
+                if connection is not None and connection.stream is not stream:
+                    # TLS: send close_notify if the peer takes it within a second, then
+                    # close the socket below in any case.
+                    with trio.move_on_after(1):
+                        try:
+                            await connection.stream.aclose()
+                        except Exception:  # noqa: BLE001
+                            pass
                 try:
                     await stream.aclose()
                 except Exception:  # noqa: BLE001
