@@ -17,6 +17,19 @@ fails with 25P02 until it is rolled back (``commit()`` then rolls back and raise
 is always None. Errors keep their SQLSTATE and position; the class comes from the SQLSTATE.
 Authentication is SCRAM-SHA-256 (the server's signature is checked too) or none; a server
 asking for a cleartext or MD5 password is refused, so the password never crosses the wire.
+
+TLS, with libpq's ``sslmode`` (keyword, URL option or PGSSLMODE; default ``prefer``):
+``disable`` never; ``allow`` in the clear, then once more with TLS if the server refuses a
+connection in the clear (FATAL 28000, as ``aurora-lite serve --tls-required`` does);
+``prefer`` TLS if the server offers it ('S' to the SSLRequest), else in the clear, and in the
+clear on a new connection if the TLS handshake fails (but never after a certificate that
+failed verification); ``require`` TLS or nothing, the certificate not checked unless
+``sslrootcert`` is given (then as verify-ca, as libpq does); ``verify-ca`` the certificate must
+chain to ``sslrootcert`` (a PEM file; default ~/.postgresql/root.crt); ``verify-full`` that,
+and it must name the host. ``sslrootcert=system`` uses the system's trusted roots and needs
+verify-full. TLS 1.2 or later, the stdlib ``ssl`` module. ``Connection.ssl_in_use`` tells.
+A CancelRequest (``interrupt()``) goes on a new connection in the clear, as libpq before 17
+sends it: it carries only the process id and the key, which the server compares.
 """
 
 from __future__ import annotations
@@ -27,6 +40,7 @@ import decimal
 import getpass
 import os
 import socket
+import ssl
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable
@@ -35,8 +49,8 @@ from aurora_lite import errors
 from aurora_lite.dbapi._pg import (
     AUTH_CLEARTEXT, AUTH_MD5, AUTH_OK, AUTH_SASL, AUTH_SASL_CONTINUE, AUTH_SASL_FINAL,
     MECHANISM, PROTOCOL_3_0, Bind, CancelRequest, Describe, Execute, FrameBuffer, Parse,
-    PasswordData, ProtocolViolation, Query, SASLInitialResponse, ScramClient, StartupMessage,
-    Sync, Terminate, decode_backend, decode_data_row, encode, exception_from_fields,
+    PasswordData, ProtocolViolation, Query, SASLInitialResponse, ScramClient, SSLRequest,
+    StartupMessage, Sync, Terminate, decode_backend, decode_data_row, encode, exception_from_fields,
     leading_keyword, pgtypes, to_numbered,
 )
 from aurora_lite.errors import InterfaceError, OperationalError, ProgrammingError
@@ -51,6 +65,12 @@ _SYNC = encode(Sync())
 # Statements that return rows: executemany refuses them before sending anything (as the
 # embedded driver does); others that turn out to return rows are refused after the fact.
 _ROW_KEYWORDS = frozenset({"SELECT", "VALUES", "TABLE", "SHOW", "EXPLAIN", "FETCH"})
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+DEFAULT_SSLMODE = "prefer"
+# Whether each connection attempt asks for TLS, in order (libpq's sequence).
+_ATTEMPTS = {"disable": (False,), "allow": (False, True), "prefer": (True, False),
+             "require": (True,), "verify-ca": (True,), "verify-full": (True,)}
+_SSL_REQUEST = encode(SSLRequest())
 
 
 def parse_dsn(dsn: str) -> dict[str, Any]:
@@ -76,7 +96,8 @@ def parse_dsn(dsn: str) -> dict[str, Any]:
     for key, value in urllib.parse.parse_qsl(parts.query):
         if key == "connect_timeout":
             options[key] = float(value)
-        elif key in ("application_name", "host", "user", "password", "dbname"):
+        elif key in ("application_name", "host", "user", "password", "dbname", "sslmode",
+                     "sslrootcert"):
             options[key] = value
         elif key == "port":
             options[key] = int(value)
@@ -88,16 +109,18 @@ def parse_dsn(dsn: str) -> dict[str, Any]:
 def connect(dsn: str | None = None, *, host: str | None = None, port: int | None = None,
             user: str | None = None, password: str | None = None, dbname: str | None = None,
             autocommit: bool = False, connect_timeout: float = 10.0,
-            application_name: str = "aurora_lite", **unknown: Any) -> "Connection":
+            application_name: str = "aurora_lite", sslmode: str | None = None,
+            sslrootcert: str | None = None, **unknown: Any) -> "Connection":
     """Open a connection to a server speaking the PostgreSQL protocol. Keywords override
-    what the URL says; the password may also come from PGPASSWORD, the user from PGUSER."""
+    what the URL says; the password may also come from PGPASSWORD, the user from PGUSER,
+    sslmode and sslrootcert from PGSSLMODE and PGSSLROOTCERT."""
     if unknown:
         raise InterfaceError(f"unknown connect() option(s): {', '.join(sorted(unknown))}")
     if dsn is not None and not isinstance(dsn, str):
         raise InterfaceError("connect() needs a postgresql:// URL or host=...")
     options: dict[str, Any] = parse_dsn(dsn) if dsn else {}
     for key, value in (("host", host), ("port", port), ("user", user), ("password", password),
-                       ("dbname", dbname)):
+                       ("dbname", dbname), ("sslmode", sslmode), ("sslrootcert", sslrootcert)):
         if value is not None:
             options[key] = value
     options.setdefault("connect_timeout", connect_timeout)
@@ -122,7 +145,8 @@ class Connection:
     def __init__(self, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
                  user: str | None = None, password: str | None = None,
                  dbname: str | None = None, autocommit: bool = False,
-                 connect_timeout: float = 10.0, application_name: str = "aurora_lite") -> None:
+                 connect_timeout: float = 10.0, application_name: str = "aurora_lite",
+                 sslmode: str | None = None, sslrootcert: str | None = None) -> None:
         self.host = host
         self.port = int(port)
         self.user = user or os.environ.get("PGUSER") or getpass.getuser()
@@ -138,26 +162,105 @@ class Connection:
         self.process_id = 0
         self._secret_key = 0
         self._connect_timeout = connect_timeout
+        self.sslmode = sslmode or os.environ.get("PGSSLMODE") or DEFAULT_SSLMODE
+        if self.sslmode not in SSL_MODES:
+            raise InterfaceError(f"invalid sslmode value {self.sslmode!r}: one of "
+                                 f"{', '.join(SSL_MODES)}")
+        if sslrootcert is None:
+            sslrootcert = os.environ.get("PGSSLROOTCERT") or None
+        context = None if self.sslmode == "disable" else _tls_context(self.sslmode, sslrootcert)
+        attempts = _ATTEMPTS[self.sslmode]
+        for number, use_tls in enumerate(attempts, 1):
+            try:
+                self._connect_once(application_name, context if use_tls else None)
+                return
+            except _TryAgain as retry:
+                self._abort()
+                if number == len(attempts):
+                    raise retry.error from None
+            except BaseException:
+                self._abort()
+                raise
+
+    def _connect_once(self, application_name: str, context: ssl.SSLContext | None) -> None:
+        """One connection attempt, with TLS first when ``context``; _TryAgain when the next
+        attempt of the sslmode should be made (on a new connection)."""
+        host, timeout = self.host, self._connect_timeout
+        self._frames = FrameBuffer(_MAX_MESSAGE)
+        self._status = "I"
+        self.parameters.clear()
         try:
-            self._sock = socket.create_connection((host, self.port), timeout=connect_timeout)
+            self._sock = socket.create_connection((host, self.port), timeout=timeout)
         except OSError as error:
             raise OperationalError(f"cannot connect to {host}:{self.port}: {error}",
                                    sqlstate="08001") from None
         self._closed = False
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if context is not None:
+            self._start_tls(context)
         try:
-            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._startup(application_name)
-            self._sock.settimeout(None)
-        except BaseException:
-            self._abort()
+        except OperationalError as error:
+            # allow: a server that refuses clients in the clear gets a second try with TLS.
+            if self.sslmode == "allow" and not self.ssl_in_use and error.sqlstate == "28000":
+                raise _TryAgain(error) from None
             raise
+        self._sock.settimeout(None)
+
+    def _start_tls(self, context: ssl.SSLContext) -> None:
+        """SSLRequest; on 'S' the TLS handshake (self._sock becomes an SSLSocket); on 'N' go on
+        in the clear if the sslmode allows it."""
+        self._send(_SSL_REQUEST)
+        try:
+            answer = self._sock.recv(1)
+        except OSError as error:
+            raise OperationalError(f"connection to the server lost during the SSL request: "
+                                   f"{error}", sqlstate="08006") from None
+        if answer == b"N":
+            if self.sslmode in ("allow", "prefer"):
+                return
+            raise OperationalError(f"server {self.host}:{self.port} does not support SSL, but "
+                                   f"SSL was required (sslmode={self.sslmode})",
+                                   sqlstate="08001")
+        if answer != b"S":
+            error = OperationalError(
+                "server closed the connection during the SSL request" if not answer else
+                f"received invalid response to SSL negotiation: {answer!r}", sqlstate="08P01")
+            if self.sslmode == "prefer":
+                raise _TryAgain(error)
+            raise error
+        # Only the 'S' was read: anything the server sent after it belongs to the handshake,
+        # never to the protocol (CVE-2021-23222).
+        try:
+            self._sock = context.wrap_socket(self._sock, server_hostname=self.host)
+        except ssl.SSLCertVerificationError as error:
+            raise OperationalError(f"SSL connection to {self.host}:{self.port}: the server's "
+                                   f"certificate failed verification "
+                                   f"(sslmode={self.sslmode}): {error.verify_message}",
+                                   sqlstate="08001") from None
+        except OSError as error:
+            failed = OperationalError(f"SSL connection to {self.host}:{self.port} failed: "
+                                      f"{error}", sqlstate="08001")
+            if self.sslmode == "prefer":
+                raise _TryAgain(failed) from None
+            raise failed from None
+
+    @property
+    def ssl_in_use(self) -> bool:
+        """The open connection is encrypted with TLS (as psycopg's ``pgconn.ssl_in_use``)."""
+        return not self._closed and isinstance(getattr(self, "_sock", None), ssl.SSLSocket)
+
+    @property
+    def ssl_protocol(self) -> str | None:
+        """The TLS version ("TLSv1.3"), None without TLS."""
+        return self._sock.version() if self.ssl_in_use else None
 
     # -- transport ------------------------------------------------------------------------------
     def _abort(self) -> None:
         self._closed = True
         try:
             self._sock.close()
-        except OSError:
+        except (OSError, AttributeError):
             pass
 
     def _send(self, data: bytes) -> None:
@@ -382,6 +485,49 @@ class Connection:
 
     def _begin_prefix(self) -> bytes:
         return b"" if self._autocommit or self._status != "I" else encode(Query("BEGIN"))
+
+
+class _TryAgain(Exception):
+    """This attempt failed in a way the sslmode answers with another attempt."""
+
+    def __init__(self, error: errors.Error) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _tls_context(sslmode: str, sslrootcert: str | None) -> ssl.SSLContext:
+    """The client's TLS context for an sslmode other than disable (libpq's rules)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.set_alpn_protocols(["postgresql"])  # as libpq 17 and later
+    except NotImplementedError:  # pragma: no cover
+        pass
+    verify = sslmode in ("verify-ca", "verify-full")
+    if sslrootcert is None and verify:
+        default = os.path.join(os.path.expanduser("~"), ".postgresql", "root.crt")
+        if not os.path.exists(default):
+            raise OperationalError(
+                f'root certificate file "{default}" does not exist: give sslrootcert=FILE, '
+                f"use the system's trusted roots with sslrootcert=system, or change sslmode "
+                f"to disable server certificate verification", sqlstate="08001")
+        sslrootcert = default
+    if sslrootcert == "system":
+        if sslmode != "verify-full":
+            raise InterfaceError(f'weak sslmode "{sslmode}" may not be used with '
+                                 'sslrootcert=system (use "verify-full")')
+        context.load_default_certs()
+    elif sslrootcert is not None:
+        try:
+            context.load_verify_locations(cafile=sslrootcert)
+        except (OSError, ValueError) as error:
+            raise OperationalError(f'could not read root certificate file "{sslrootcert}": '
+                                   f"{getattr(error, 'strerror', None) or error}",
+                                   sqlstate="08001") from None
+        verify = True  # libpq: with a root certificate, require behaves as verify-ca
+    context.check_hostname = sslmode == "verify-full"
+    context.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
+    return context
 
 
 def _encode_parameters(values: list) -> tuple[tuple[int, ...], tuple[int, ...], tuple]:
@@ -666,4 +812,4 @@ class Cursor:
             raise ProgrammingError("the last statement did not produce rows"
                                    if self._executed else "no statement has been executed")
 
-__all__ = ["connect", "parse_dsn", "Connection", "Cursor", "DEFAULT_PORT"]
+__all__ = ["connect", "parse_dsn", "Connection", "Cursor", "DEFAULT_PORT", "SSL_MODES"]

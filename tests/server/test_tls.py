@@ -7,7 +7,8 @@ localhost and 127.0.0.1); without openssl every test here is skipped, saying so.
   with TLS configured and 'N' without, then the startup message through TLS or in the clear;
 * the protocol over a stub engine in this process: GSSENCRequest 'N', a second SSLRequest,
   bytes sent after the SSLRequest, --tls-required (FATAL 28000, cancel in the clear still
-  accepted), a garbage handshake, direct TLS, the statistics;
+  accepted), a garbage handshake, direct TLS, the statistics; the project's own driver with
+  each sslmode, and its cancel request (in the clear) on a TLS connection;
 * ``aurora-lite serve`` as a process: psycopg (sslmode require / disable), psql (sslmode=require,
   ``\\conninfo`` shows the SSL line), a garbage handshake beside a working client, and the
   start-up errors (a missing key, one option without the other, a key that does not match).
@@ -27,10 +28,12 @@ import pytest
 import trio
 import trio.testing
 
+from aurora_lite.dbapi import _remote
 from aurora_lite.dbapi._pg import (
     PROTOCOL_3_0, CancelRequest, FrameBuffer, GSSENCRequest, Query, SSLRequest, StartupMessage,
     decode_backend, encode,
 )
+from aurora_lite.errors import InterfaceError, OperationalError
 from aurora_lite.server import Server, ServerConfig
 from aurora_lite.server._cli import network_note
 from aurora_lite.server._connection import ClientConnection
@@ -387,6 +390,79 @@ def test_startup_notes(tmp_path, certificate):
     assert "readable by other users (mode 0644)" in key_file_warning(str(loose))
 
 
+# -- the project's driver: sslmode -----------------------------------------------------------------
+def _driver(server, **options):
+    return _remote.connect(host="127.0.0.1", port=server.port, user="tester", dbname="db",
+                           connect_timeout=10, autocommit=True, **options)
+
+
+def test_driver_sslmodes(make_stub_server, tls_server, tls_required_server, certificate,
+                         other_certificate, monkeypatch):
+    monkeypatch.delenv("PGSSLMODE", raising=False)
+    monkeypatch.delenv("PGSSLROOTCERT", raising=False)
+    cert = certificate[0]
+    plain_server = make_stub_server()[0]
+    for server, mode, encrypted in (
+            (tls_server, None, True),                    # default: prefer
+            (tls_server, "prefer", True), (tls_server, "require", True),
+            (tls_server, "disable", False), (tls_server, "allow", False),
+            (tls_required_server, "allow", True),        # refused in the clear, then TLS
+            (tls_required_server, "require", True),
+            (plain_server, "prefer", False), (plain_server, "allow", False),
+            (plain_server, "disable", False)):
+        with _driver(server, sslmode=mode) as connection:
+            assert connection.ssl_in_use is encrypted, (server, mode)
+            assert (connection.ssl_protocol is not None) is encrypted
+            assert connection.execute("rows 2").fetchall()[1][0] == 1
+    with pytest.raises(OperationalError, match="does not support SSL, but SSL was required"):
+        _driver(plain_server, sslmode="require")
+    with pytest.raises(OperationalError) as caught:
+        _driver(tls_required_server, sslmode="disable")
+    assert caught.value.sqlstate == "28000" and "TLS is required" in str(caught.value)
+    # Verification: the self-signed certificate is its own root; it names 127.0.0.1.
+    for mode in ("verify-ca", "verify-full", "require"):
+        with _driver(tls_server, sslmode=mode, sslrootcert=cert) as connection:
+            assert connection.ssl_in_use
+    for mode in ("verify-ca", "require", "prefer"):     # never downgraded to the clear
+        with pytest.raises(OperationalError, match="certificate failed verification"):
+            _driver(tls_server, sslmode=mode, sslrootcert=other_certificate[0])
+    url = (f"postgresql://tester@127.0.0.1:{tls_server.port}/db?sslmode=verify-full"
+           f"&sslrootcert={cert}")
+    with _remote.connect(url, autocommit=True) as connection:
+        assert connection.ssl_in_use and connection.sslmode == "verify-full"
+    monkeypatch.setenv("PGSSLMODE", "require")
+    with pytest.raises(OperationalError, match="does not support SSL"):
+        _driver(plain_server)
+    monkeypatch.delenv("PGSSLMODE")
+    with pytest.raises(InterfaceError, match="invalid sslmode value 'requires'"):
+        _driver(tls_server, sslmode="requires")
+    with pytest.raises(InterfaceError, match="invalid sslmode value"):
+        _remote.connect(f"postgresql://tester@127.0.0.1:{tls_server.port}/db?sslmode=on")
+    with pytest.raises(InterfaceError, match='weak sslmode "require"'):
+        _driver(tls_server, sslmode="require", sslrootcert="system")
+    with pytest.raises(OperationalError, match="could not read root certificate file"):
+        _driver(tls_server, sslmode="verify-ca", sslrootcert=str(cert) + ".missing")
+    monkeypatch.setenv("HOME", os.path.dirname(cert))      # no ~/.postgresql/root.crt
+    with pytest.raises(OperationalError, match="root.crt\" does not exist"):
+        _driver(tls_server, sslmode="verify-full")
+
+
+def test_driver_cancel_goes_in_the_clear_to_a_tls_required_server(tls_required_server):
+    import threading
+    with _driver(tls_required_server, sslmode="require") as connection:
+        assert connection.ssl_in_use
+        timer = threading.Timer(0.3, connection.interrupt)
+        timer.start()
+        try:
+            with pytest.raises(OperationalError) as caught:
+                connection.execute("sleep 20").fetchall()
+        finally:
+            timer.cancel()
+        assert caught.value.sqlstate == "57014"
+        assert connection.execute("rows 1").fetchall()[0][0] == 0
+    assert tls_required_server.statistics()["cancel_requests"] == 1
+
+
 # -- aurora-lite serve, the process ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, certificate):
@@ -415,6 +491,12 @@ def test_psycopg_sslmode_require_and_disable(served):
         with _psycopg_connect(served[name].port, "require") as connection:
             assert connection.pgconn.ssl_in_use
             assert connection.execute("select %s::integer + 1", (41,)).fetchall() == [(42,)]
+    url = f"postgresql://ann:{PASSWORD}@127.0.0.1:{served['required'].port}/aurora"
+    with _remote.connect(f"{url}?sslmode=require", autocommit=True) as connection:
+        assert connection.ssl_in_use and connection.ssl_protocol.startswith("TLSv1.")
+        assert connection.execute("select ? || '!'", ("tls",)).fetchall() == [("tls!",)]
+    with _remote.connect(url, autocommit=True) as connection:       # default: prefer
+        assert connection.ssl_in_use
     with _psycopg_connect(served["offered"].port, "disable") as connection:
         assert not connection.pgconn.ssl_in_use
         assert connection.execute("select 'clear'").fetchall() == [("clear",)]
