@@ -316,9 +316,15 @@ def test_public_connect_keyword_form(remote_options, remote_server):
     with pytest.raises(errors.OperationalError) as caught:
         aurora_lite.connect(**{**options, "password": None})
     assert caught.value.sqlstate == "28P01" and "no password given" in str(caught.value)
-    with pytest.raises(errors.InterfaceError) as caught:
+    with pytest.raises(errors.OperationalError) as caught:     # this server has no TLS
         aurora_lite.connect(**options, sslmode="require")
-    assert "unknown connect() option(s): sslmode" in str(caught.value)
+    assert caught.value.sqlstate == "08001" and "does not support SSL" in str(caught.value)
+    with pytest.raises(errors.InterfaceError) as caught:
+        aurora_lite.connect(**options, sslmode="bogus")
+    assert "invalid sslmode value 'bogus'" in str(caught.value)
+    with pytest.raises(errors.InterfaceError) as caught:
+        aurora_lite.connect(**options, sslcert="client.crt")
+    assert "unknown connect() option(s): sslcert" in str(caught.value)
     with pytest.raises(errors.OperationalError) as caught:
         aurora_lite.connect(**{**options, "port": _free_port()}, connect_timeout=2)
     assert caught.value.sqlstate == "08001"
@@ -344,7 +350,9 @@ def test_public_connect_url_form(remote_url, remote_options, remote_server):
     with aurora_lite.connect(query, autocommit=True) as named:
         assert named.parameters["application_name"] == "urltest"
     with pytest.raises(errors.InterfaceError):
-        aurora_lite.connect(f"{remote_url}?sslmode=require")   # an option it does not know
+        aurora_lite.connect(f"{remote_url}?sslcert=client.crt")   # an option it does not know
+    with pytest.raises(errors.OperationalError):
+        aurora_lite.connect(f"{remote_url}?sslmode=require")      # this server has no TLS
     assert _remote.parse_dsn("postgresql://a%40b:p%3Aw@h:7/d%20b?connect_timeout=3") == {
         "user": "a@b", "password": "p:w", "host": "h", "port": 7, "dbname": "d b",
         "connect_timeout": 3.0}
