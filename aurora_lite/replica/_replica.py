@@ -31,6 +31,7 @@ import trio
 from aurora_lite.btree import BTree, SnapshotView
 from aurora_lite.catalog import Catalog
 from aurora_lite.catalog._store import CATALOG_TREE_ID, CatalogStore
+from aurora_lite.env.loops import run_on_loop
 from aurora_lite.errors import OperationalError, ReadOnlyError
 from aurora_lite.membership import ClusterConfig, load, load_secret
 from aurora_lite.page import META_PAGE_ID, OFF_META_CATALOG_ROOT, read_u32
@@ -199,8 +200,8 @@ class Replica:
         if self._token is None:
             raise OperationalError("the replica is not running")
         try:
-            return trio.from_thread.run(self.storage.read_page, page_id, read_point,
-                                        trio_token=self._token)
+            # Also from another trio loop's thread (the wire server's inline reads).
+            return run_on_loop(self._token, self.storage.read_page, page_id, read_point)
         except trio.RunFinishedError:
             raise OperationalError("the replica has stopped") from None
         except SnapshotTooOld:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, fields
 
 import trio
 
+from aurora_lite.env.loops import run_on_loop
 from aurora_lite.errors import InterfaceError, InternalError, OperationalError
 from aurora_lite.membership import ClusterConfig, load, load_secret
 from aurora_lite.redo import MiniTransaction
@@ -197,7 +198,8 @@ class ClusterVolume(WriterVolume):
         if self._token is None:
             raise OperationalError("the storage I/O thread is not running")
         try:
-            return trio.from_thread.run(async_fn, *args, trio_token=self._token)
+            # Also from another trio loop's thread (the wire server's inline reads).
+            return run_on_loop(self._token, async_fn, *args)
         except trio.RunFinishedError:
             raise OperationalError(f"the storage I/O thread has stopped"
                                    f"{f': {self.failure}' if self.failure else ''}") from None

@@ -192,3 +192,23 @@ def test_statistics(make_volume, rng):
     assert stats["redo_bytes_shipped"] == len(load.log)
     assert stats["redo_records_shipped"] > 0
     assert stats["vdl"] == load.last_lsn
+
+
+def test_get_page_from_inside_another_trio_loop(make_volume, rng):
+    """The wire server runs cheap reads on its own trio event loop, and such a read may miss the
+    buffer pool: the volume must serve get_page to a caller that is inside a trio run (a
+    ClusterVolume's reads run on its own I/O loop; trio.from_thread.run alone refuses that)."""
+    import trio
+
+    volume = make_volume()
+    volume.open()
+    load = workload(volume, rng)
+    load.random_history(5)
+    volume.wait_durable(load.last_lsn, timeout=10)
+
+    async def read_inside_a_loop() -> dict[int, bytes]:
+        return {page_id: bytes(volume.get_page(page_id, load.last_lsn))
+                for page_id in load.pages}
+
+    pages = trio.run(read_inside_a_loop)
+    assert pages == {page_id: bytes(page) for page_id, page in load.pages.items()}
