@@ -104,8 +104,10 @@ class ClusterHandle:
             warm_kernels(timeout)
         for node_id, process in self.processes.items():
             if not process.running:
-                process.start()
+                # Counted before it starts: an exception in the middle (a SIGTERM turned into
+                # SystemExit) must still find it among the nodes to stop at exit.
                 self.started.add(node_id)
+                process.start()
         for process in self.processes.values():
             process.wait_ready(timeout)
 

@@ -10,13 +10,16 @@ cluster file, so a recycled PID is never signalled.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from typing import Iterator
 
 from aurora_lite.errors import OperationalError
 from aurora_lite.membership import ClusterConfig, NodeInfo
@@ -106,14 +109,15 @@ class NodeProcess:
             return pid
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         os.makedirs(os.path.dirname(self.pid_path), exist_ok=True)
-        with open(self.log_path, "ab") as log, open(os.devnull, "rb") as devnull:
+        with _signals_deferred(), open(self.log_path, "ab") as log, \
+                open(os.devnull, "rb") as devnull:
             self._popen = subprocess.Popen(
                 self.command(), stdin=devnull, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True, close_fds=True)
-        temporary = f"{self.pid_path}.tmp"
-        with open(temporary, "w") as handle:
-            handle.write(f"{self._popen.pid}\n")
-        os.replace(temporary, self.pid_path)
+            temporary = f"{self.pid_path}.tmp"
+            with open(temporary, "w") as handle:
+                handle.write(f"{self._popen.pid}\n")
+            os.replace(temporary, self.pid_path)
         return self._popen.pid
 
     def wait_ready(self, timeout: float = 60.0) -> dict:
@@ -201,3 +205,28 @@ class NodeProcess:
             raise OperationalError(f"storage node {self.node_id} is running: stop it before "
                                    f"wiping {self.info.data}")
         shutil.rmtree(self.info.data, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGTERM and SIGINT handlers back while a node is being started: Popen waits for
+    the child's exec for a few milliseconds, and an exception raised in there by a handler (a
+    SIGTERM turned into SystemExit by the command line, Ctrl-C) would leave a running node
+    that nobody knows to stop. The signals are handled as soon as the node is on record."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[tuple[int, object]] = []
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        handler = signal.getsignal(signum)
+        if callable(handler):
+            previous[signum] = handler
+            signal.signal(signum, lambda number, frame: pending.append((number, frame)))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum, frame in pending:
+            previous[signum](signum, frame)

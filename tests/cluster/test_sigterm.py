@@ -35,6 +35,24 @@ def _pids(directory: str) -> dict[str, int]:
     return found
 
 
+def _nodes_of(directory: str) -> dict[str, int]:
+    """Segment processes of the cluster in ``directory``, found by their command lines (a node
+    whose PID file was never written is found too)."""
+    config = os.path.join(directory, "cluster.json").encode()
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if b"segment" in argv and config in argv:
+            found[f"pid {entry}"] = int(entry)
+    return found
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -68,8 +86,10 @@ def test_sigterm_while_starting_stops_the_nodes_it_started(tmp_path, command):
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
         process.wait(60)
-        # Every node the command started (their PID files may come after the first one).
+        # Every node the command started (their PID files may come after the first one, and
+        # a node interrupted before writing its PID file is found by its command line).
         seen.update(_pids(directory))
+        seen.update(_nodes_of(directory))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and any(_alive(pid) for pid in seen.values()):
             time.sleep(0.1)
@@ -79,6 +99,6 @@ def test_sigterm_while_starting_stops_the_nodes_it_started(tmp_path, command):
         if process.poll() is None:
             process.kill()
             process.wait(30)
-        for pid in _pids(directory).values():
+        for pid in {**_pids(directory), **_nodes_of(directory)}.values():
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
